@@ -1,0 +1,30 @@
+"""Tillpoint: the Flask application factory."""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+
+from app.config import Config
+from app.errors import register_error_handlers
+from app.extensions import db
+from app.jsoncodec import DecimalJSONProvider
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(config: Config | None = None) -> Flask:
+    """Return a configured app; config defaults to Config.from_env()."""
+    config = config or Config.from_env()
+    app = Flask(__name__, template_folder="../templates", instance_path=config.INSTANCE_PATH or None)
+    app.json = DecimalJSONProvider(app)
+    app.config.update(TILLPOINT=config, MAX_CONTENT_LENGTH=config.MAX_CONTENT_LENGTH)
+    db.init_app(app, config.database_url())
+    register_error_handlers(app)
+
+    from app.api import bp as api_bp
+    from app.api.meta import bp as meta_bp
+
+    app.register_blueprint(api_bp)
+    app.register_blueprint(meta_bp)
+    return app

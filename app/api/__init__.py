@@ -1,0 +1,6 @@
+"""JSON API blueprint: every /api route registers on bp."""
+from flask import Blueprint
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+from app.api import inventory, orders, receipts, shop  # noqa: E402,F401  (registers routes)

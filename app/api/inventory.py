@@ -1,0 +1,55 @@
+"""Inventory routes: public read by x-wallet, writes with inventory:write."""
+from __future__ import annotations
+
+from flask import jsonify, request
+
+from app.api import bp
+from app.api.openapi import doc
+from app.api.schemas import (
+    InventoryItemEnvelopeSchema,
+    InventoryItemInSchema,
+    InventoryPageSchema,
+    InventoryQuerySchema,
+    json_object,
+    load,
+)
+from app.auth.keys import current_merchant, requires
+from app.services import inventory
+
+
+@bp.get("/inventory")
+@requires("inventory:read", public=True)
+@doc("List inventory (public with x-wallet)", InventoryPageSchema, query=InventoryQuerySchema,
+     scope="inventory:read", public=True, errors=(404,))
+def list_inventory():
+    query = load(InventoryQuerySchema(), request.args.to_dict())
+    page = inventory.list_items(current_merchant(), **query)
+    return jsonify(InventoryPageSchema().dump(page))
+
+
+@bp.post("/inventory")
+@requires("inventory:write")
+@doc("Create an inventory item", InventoryItemEnvelopeSchema, request=InventoryItemInSchema,
+     scope="inventory:write", status=201, errors=(409, 413))
+def create_inventory_item():
+    fields = load(InventoryItemInSchema(), json_object())
+    item = inventory.create_item(current_merchant(), fields)
+    return jsonify(InventoryItemEnvelopeSchema().dump({"ok": True, "item": item})), 201
+
+
+@bp.put("/inventory/<item_id>")
+@requires("inventory:write")
+@doc("Update an inventory item (only the fields given)", InventoryItemEnvelopeSchema,
+     request=InventoryItemInSchema, scope="inventory:write", errors=(404, 409, 413))
+def update_inventory_item(item_id: str):
+    fields = load(InventoryItemInSchema(), json_object(), partial=True)
+    item = inventory.update_item(current_merchant(), item_id, fields)
+    return jsonify(InventoryItemEnvelopeSchema().dump({"ok": True, "item": item}))
+
+
+@bp.delete("/inventory/<item_id>")
+@requires("inventory:write")
+@doc("Delete an inventory item", InventoryItemEnvelopeSchema, scope="inventory:write", errors=(404,))
+def delete_inventory_item(item_id: str):
+    inventory.delete_item(current_merchant(), item_id)
+    return jsonify({"ok": True})

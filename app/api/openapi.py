@@ -1,0 +1,74 @@
+"""The OpenAPI document, built from the marshmallow schemas each route declares with @doc."""
+from __future__ import annotations
+
+import re
+
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+from flask import Flask
+
+from app.api.schemas import ErrorSchema
+
+KEY_SCHEME = {"type": "apiKey", "in": "header", "name": "Ocp-Apim-Subscription-Key"}
+WALLET_SCHEME = {"type": "apiKey", "in": "header", "name": "x-wallet"}
+
+
+def doc(summary: str, response, request=None, query=None, scope: str | None = None,
+        public: bool = False, status: int = 200, errors: tuple[int, ...] = ()):
+    """Attach OpenAPI facts to a view: its body, query and response schemas and its scope."""
+
+    def decorator(view):
+        view.openapi = {"summary": summary, "response": response, "request": request, "query": query,
+                        "scope": scope, "public": public, "status": status, "errors": errors}
+        return view
+
+    return decorator
+
+
+def build_spec(app: Flask) -> dict:
+    """Return the OpenAPI 3 document for every documented route of app."""
+    spec = APISpec(title="Tillpoint API", version="1.0.0", openapi_version="3.0.3",
+                   plugins=[MarshmallowPlugin()])
+    spec.components.security_scheme("subscriptionKey", KEY_SCHEME)
+    spec.components.security_scheme("wallet", WALLET_SCHEME)
+    spec.components.schema("Error", schema=ErrorSchema)
+    paths: dict[str, dict] = {}
+    for rule in app.url_map.iter_rules():
+        meta = getattr(app.view_functions[rule.endpoint], "openapi", None)
+        if meta is None:
+            continue
+        path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule)
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            paths.setdefault(path, {})[method.lower()] = _operation(meta, rule.arguments)
+    for path, operations in sorted(paths.items()):
+        spec.path(path=path, operations=operations)
+    return spec.to_dict()
+
+
+def _operation(meta: dict, path_args) -> dict:
+    operation: dict = {
+        "summary": meta["summary"],
+        "responses": {str(meta["status"]): {"description": "OK",
+                                            "content": {"application/json": {"schema": meta["response"]}}}},
+    }
+    for status in (400, *meta["errors"]):
+        operation["responses"][str(status)] = {
+            "description": "Error", "content": {"application/json": {"schema": "Error"}}}
+    parameters = [{"in": "path", "name": name, "required": True, "schema": {"type": "string"}}
+                  for name in sorted(path_args)]
+    if meta["query"] is not None:
+        parameters.append({"in": "query", "schema": meta["query"]})
+    if parameters:
+        operation["parameters"] = parameters
+    if meta["request"] is not None:
+        operation["requestBody"] = {"required": True,
+                                    "content": {"application/json": {"schema": meta["request"]}}}
+    if meta["scope"]:
+        operation["security"] = [{"subscriptionKey": [meta["scope"]]}]
+        if meta["public"]:
+            operation["security"].append({"wallet": []})
+        operation["responses"].setdefault("401", {"description": "Unauthorized",
+                                                  "content": {"application/json": {"schema": "Error"}}})
+        operation["responses"].setdefault("403", {"description": "Forbidden",
+                                                  "content": {"application/json": {"schema": "Error"}}})
+    return operation

@@ -1,0 +1,48 @@
+"""POST /api/orders: a cart in, an exactly priced receipt out."""
+from __future__ import annotations
+
+import hashlib
+
+from flask import current_app, g, jsonify, request
+
+from app.api import bp
+from app.api.openapi import doc
+from app.api.receipts import receipt_body
+from app.api.schemas import CreateOrderSchema, ReceiptEnvelopeSchema, json_object, load
+from app.auth.keys import current_merchant, requires
+from app.errors import InvalidInput, ItemsRequired
+from app.jsoncodec import canonical
+from app.services import orders
+
+MAX_IDEMPOTENCY_KEY = 255
+
+
+@bp.post("/orders")
+@requires("orders:create")
+@doc("Create an order and its receipt from inventory", ReceiptEnvelopeSchema, request=CreateOrderSchema,
+     scope="orders:create", errors=(404, 409, 413))
+def create_order():
+    order_request = _order_request(json_object())
+    order, replayed = orders.create_order(current_merchant(), order_request, _settings(), actor=g.caller.key_id)
+    response = jsonify(ReceiptEnvelopeSchema().dump({"ok": True, "receipt": receipt_body(order)}))
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+def _order_request(body: dict) -> orders.OrderRequest:
+    if body.get("items") in (None, []):
+        raise ItemsRequired()
+    data = load(CreateOrderSchema(), body)
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not (0 < len(key) <= MAX_IDEMPOTENCY_KEY and key.isprintable()):
+        raise InvalidInput("Idempotency-Key must be 1 to 255 printable characters")
+    return orders.OrderRequest(
+        items=data["items"], jurisdiction_code=data["jurisdiction_code"], tax_rate=data["tax_rate"],
+        tax_components=data["tax_components"], idempotency_key=key,
+        request_hash=hashlib.sha256(canonical(body).encode()).hexdigest())
+
+
+def _settings() -> orders.OrderSettings:
+    config = current_app.config["TILLPOINT"]
+    return orders.OrderSettings(fee_tiers=config.FEE_TIERS, quote_ttl=config.quote_ttl())

@@ -1,0 +1,70 @@
+"""Receipt routes (receipts:read) and the receipt body shared with order creation."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from flask import current_app, jsonify, request
+
+from app.api import bp
+from app.api.openapi import doc
+from app.api.schemas import ReceiptEnvelopeSchema, ReceiptListQuerySchema, ReceiptListSchema, load
+from app.auth.keys import current_merchant, requires
+from app.domain.money import cents_to_usd
+from app.models import Order
+from app.services import orders
+
+SECONDS_BEFORE_MS = 10**11  # below this a timestamp is taken as seconds, as the reference accepts both
+
+
+@bp.get("/receipts")
+@requires("receipts:read")
+@doc("List receipts, newest first", ReceiptListSchema, query=ReceiptListQuerySchema, scope="receipts:read")
+def list_receipts():
+    query = load(ReceiptListQuerySchema(), request.args.to_dict())
+    found = orders.list_receipts(current_merchant(), query["limit"], _time(query["start"]), _time(query["end"]))
+    return jsonify(ReceiptListSchema().dump({"receipts": [receipt_body(o) for o in found]}))
+
+
+@bp.get("/receipts/<receipt_id>")
+@requires("receipts:read")
+@doc("One receipt with its status history", ReceiptEnvelopeSchema, scope="receipts:read", errors=(404,))
+def get_receipt(receipt_id: str):
+    order = orders.get_receipt(current_merchant(), receipt_id)
+    return jsonify(ReceiptEnvelopeSchema().dump({"ok": True, "receipt": receipt_body(order)}))
+
+
+def _time(value: int | None) -> datetime | None:
+    if value is None:
+        return None
+    millis = value * 1000 if value < SECONDS_BEFORE_MS else value
+    return datetime.fromtimestamp(millis / 1000, tz=timezone.utc)
+
+
+def receipt_body(order: Order) -> dict:
+    """Return the receipt as the reference shapes it, plus paymentUrl, expiresAt and history."""
+    lines = [{"label": line["label"], "priceUsd": cents_to_usd(line["totalCents"]), "qty": line["qty"],
+              "itemId": line["itemId"], "sku": line["sku"]} for line in order.line_items]
+    for label, cents in (("Tax", order.tax_cents), ("Processing Fee", order.fee_cents)):
+        if cents:
+            lines.append({"label": label, "priceUsd": cents_to_usd(cents)})
+    return {
+        "receiptId": order.receipt_id, "totalUsd": cents_to_usd(order.total_cents),
+        "subtotalUsd": cents_to_usd(order.subtotal_cents), "taxUsd": cents_to_usd(order.tax_cents),
+        "processingFeeUsd": cents_to_usd(order.fee_cents), "currency": order.currency,
+        "lineItems": lines, "createdAt": _ms(order.created_at), "expiresAt": _ms(order.expires_at),
+        "brandName": order.brand_name, "status": order.status, "exceptionStatus": order.exception_status,
+        "jurisdictionCode": order.jurisdiction_code, "taxRate": order.tax_rate,
+        "taxComponents": order.tax_components, "paymentUrl": payment_url(order.receipt_id),
+        "statusHistory": [{"status": h.status, "at": h.at, "actor": h.actor, "cause": h.cause}
+                          for h in order.history],
+    }
+
+
+def payment_url(receipt_id: str) -> str:
+    """Return the shopper's pay link: PUBLIC_URL when configured, else this request's host."""
+    base = current_app.config["TILLPOINT"].PUBLIC_URL or request.url_root.rstrip("/")
+    return f"{base}/pay/{receipt_id}"
+
+
+def _ms(value: datetime) -> int:
+    return int(value.timestamp() * 1000)

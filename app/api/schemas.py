@@ -1,0 +1,271 @@
+"""Marshmallow schemas: what every route accepts and returns (also the source of the OpenAPI document)."""
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from app.domain.money import cents_to_usd, usd_to_cents
+from app.errors import InvalidInput
+
+MAX_QTY = 10_000
+MAX_LINES = 100
+MAX_PRICE_CENTS = 10_000_000_000  # 100 million USD per unit keeps every total far inside BIGINT
+MAX_ADD_ON_BPS = 1_000
+SUPPORTED_TOKENS = ("USDC", "USDT", "ETH")
+CODE = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", error="Use letters, digits, '-', '_' or '.'.")
+
+
+def load(schema: Schema, data: Any, **kwargs) -> Any:
+    """Return schema.load(data); raises InvalidInput listing each bad field."""
+    try:
+        return schema.load(data, **kwargs)
+    except ValidationError as err:
+        raise InvalidInput("Invalid request parameters", fields=err.messages) from err
+
+
+def strict_boolean(**kwargs) -> fields.Boolean:
+    """Return a Boolean field that accepts only JSON true and false."""
+    return fields.Boolean(truthy={True}, falsy={False}, **kwargs)
+
+
+class UsdAmount(fields.Field):
+    """A USD amount given as a JSON number or string, at most 2 decimals; loads to integer cents."""
+
+    default_error_messages = {"invalid": "Must be a number or numeric string with at most 2 decimals.",
+                              "range": "Must be between 0 and 100000000.00."}
+
+    def _deserialize(self, value, attr, data, **kwargs) -> int:
+        if isinstance(value, bool) or not isinstance(value, int | Decimal | str):
+            raise self.make_error("invalid")
+        try:
+            cents = usd_to_cents(value.strip() if isinstance(value, str) else value)
+        except ValueError as exc:
+            raise self.make_error("invalid") from exc
+        if not 0 <= cents <= MAX_PRICE_CENTS:
+            raise self.make_error("range")
+        return cents
+
+    def _serialize(self, value, attr, obj, **kwargs) -> Decimal | None:
+        return None if value is None else cents_to_usd(value)
+
+
+class Rate(fields.Field):
+    """A rate in 0..1 given as a JSON number or string, at most 8 decimals; loads to Decimal."""
+
+    default_error_messages = {"invalid": "Must be a number between 0 and 1 with at most 8 decimals."}
+
+    def _deserialize(self, value, attr, data, **kwargs) -> Decimal:
+        if isinstance(value, bool) or not isinstance(value, int | Decimal | str):
+            raise self.make_error("invalid")
+        try:
+            rate = Decimal(value.strip() if isinstance(value, str) else value)
+        except InvalidOperation as exc:
+            raise self.make_error("invalid") from exc
+        if not rate.is_finite() or not 0 <= rate <= 1 or rate != round(rate, 8):
+            raise self.make_error("invalid")
+        return rate.normalize() if rate else Decimal(0)
+
+    def _serialize(self, value, attr, obj, **kwargs) -> Decimal | None:
+        return None if value is None else Decimal(value)
+
+
+class Millis(fields.Field):
+    """A datetime dumped as milliseconds since the epoch, as the reference does."""
+
+    def _serialize(self, value, attr, obj, **kwargs) -> int | None:
+        return None if value is None else int(value.timestamp() * 1000)
+
+
+# ---- inventory
+
+class InventoryItemInSchema(Schema):
+    sku = fields.String(required=True, validate=[validate.Length(1, 64), CODE])
+    name = fields.String(required=True, validate=validate.Length(1, 200))
+    price_cents = UsdAmount(required=True, data_key="priceUsd")
+    taxable = strict_boolean(load_default=False)
+    stock_qty = fields.Integer(strict=True, load_default=-1, data_key="stockQty",
+                               validate=validate.Range(-1, 1_000_000_000))
+    description = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
+
+
+class InventoryItemSchema(Schema):
+    id = fields.String()
+    sku = fields.String()
+    name = fields.String()
+    price_cents = UsdAmount(data_key="priceUsd")
+    taxable = fields.Boolean()
+    stock_qty = fields.Integer(data_key="stockQty")
+    description = fields.String(allow_none=True)
+    created_at = Millis(data_key="createdAt")
+    updated_at = Millis(data_key="updatedAt")
+
+
+class InventoryQuerySchema(Schema):
+    q = fields.String(load_default=None, validate=validate.Length(max=100))
+    taxable = fields.String(load_default="any", validate=validate.OneOf(["true", "false", "any"]))
+    limit = fields.Integer(load_default=100, validate=validate.Range(1, 200))
+    page = fields.Integer(load_default=0, validate=validate.Range(0, 1_000_000))
+
+
+class InventoryPageSchema(Schema):
+    items = fields.List(fields.Nested(InventoryItemSchema))
+    total = fields.Integer()
+    page = fields.Integer()
+    page_size = fields.Integer(data_key="pageSize")
+
+
+class InventoryItemEnvelopeSchema(Schema):
+    ok = fields.Boolean()
+    item = fields.Nested(InventoryItemSchema)
+
+
+# ---- shop config
+
+class TaxComponentSchema(Schema):
+    code = fields.String(required=True, validate=[validate.Length(1, 32), CODE])
+    name = fields.String(required=True, validate=validate.Length(1, 100))
+    rate = Rate(required=True)
+
+
+class JurisdictionSchema(Schema):
+    code = fields.String(required=True, validate=[validate.Length(1, 16), CODE])
+    name = fields.String(required=True, validate=validate.Length(1, 100))
+    rate = Rate(required=True)
+    components = fields.List(fields.Nested(TaxComponentSchema), load_default=list,
+                             validate=validate.Length(max=20))
+
+    @validates_schema
+    def _components_valid(self, data, **kwargs):
+        codes = [c["code"].lower() for c in data.get("components", [])]
+        if len(codes) != len(set(codes)):
+            raise ValidationError("Component codes must be unique.", "components")
+        if sum((c["rate"] for c in data.get("components", [])), Decimal(0)) > 1:
+            raise ValidationError("Component rates must add up to at most 1.", "components")
+
+
+class ShopConfigSchema(Schema):
+    brand_name = fields.String(data_key="brandName", validate=validate.Length(max=200))
+    jurisdictions = fields.List(fields.Nested(JurisdictionSchema), validate=validate.Length(max=100))
+    default_jurisdiction_code = fields.String(data_key="defaultJurisdictionCode", allow_none=True,
+                                              validate=validate.Length(1, 16))
+    processing_fee_add_on_bps = fields.Integer(strict=True, data_key="processingFeeAddOnBps",
+                                               validate=validate.Range(0, MAX_ADD_ON_BPS))
+    accepted_tokens = fields.List(fields.String(validate=validate.OneOf(SUPPORTED_TOKENS)),
+                                  data_key="acceptedTokens", validate=validate.Length(1, 10))
+
+    @validates_schema
+    def _unique_codes(self, data, **kwargs):
+        codes = [j["code"].upper() for j in data.get("jurisdictions", [])]
+        if len(codes) != len(set(codes)):
+            raise ValidationError("Jurisdiction codes must be unique.", "jurisdictions")
+        tokens = data.get("accepted_tokens", [])
+        if len(tokens) != len(set(tokens)):
+            raise ValidationError("Tokens must be unique.", "acceptedTokens")
+
+
+class ShopConfigEnvelopeSchema(Schema):
+    config = fields.Nested(ShopConfigSchema)
+
+
+# ---- orders and receipts
+
+class CartItemSchema(Schema):
+    id = fields.String(validate=validate.Length(1, 64))
+    sku = fields.String(validate=validate.Length(1, 64))
+    qty = fields.Integer(strict=True, required=True, validate=validate.Range(1, MAX_QTY))
+
+    @validates_schema
+    def _id_or_sku(self, data, **kwargs):
+        if ("id" in data) == ("sku" in data):
+            raise ValidationError("Give exactly one of id or sku.", "id")
+
+
+class CreateOrderSchema(Schema):
+    items = fields.List(fields.Nested(CartItemSchema), required=True,
+                        validate=validate.Length(1, MAX_LINES))
+    jurisdiction_code = fields.String(data_key="jurisdictionCode", load_default=None,
+                                      validate=validate.Length(1, 16))
+    tax_rate = Rate(data_key="taxRate", load_default=None)
+    tax_components = fields.List(fields.String(validate=validate.Length(1, 32)),
+                                 data_key="taxComponents", load_default=None,
+                                 validate=validate.Length(1, 20))
+
+
+class LineItemSchema(Schema):
+    label = fields.String(required=True)
+    priceUsd = fields.Decimal(required=True, as_string=False)
+    qty = fields.Integer()
+    thumb = fields.String()
+    itemId = fields.String()
+    sku = fields.String()
+
+
+class StatusChangeSchema(Schema):
+    status = fields.String()
+    at = Millis()
+    actor = fields.String()
+    cause = fields.Dict()
+
+
+class ReceiptSchema(Schema):
+    receiptId = fields.String()
+    totalUsd = fields.Decimal(as_string=False)
+    subtotalUsd = fields.Decimal(as_string=False)
+    taxUsd = fields.Decimal(as_string=False)
+    processingFeeUsd = fields.Decimal(as_string=False)
+    currency = fields.String()
+    lineItems = fields.List(fields.Nested(LineItemSchema))
+    createdAt = fields.Integer()
+    expiresAt = fields.Integer()
+    brandName = fields.String()
+    status = fields.String()
+    exceptionStatus = fields.String(allow_none=True)
+    jurisdictionCode = fields.String(allow_none=True)
+    taxRate = fields.Decimal(as_string=False)
+    taxComponents = fields.List(fields.String())
+    paymentUrl = fields.String()
+    statusHistory = fields.List(fields.Nested(StatusChangeSchema))
+
+
+class ReceiptEnvelopeSchema(Schema):
+    ok = fields.Boolean()
+    receipt = fields.Nested(ReceiptSchema)
+
+
+class ReceiptListQuerySchema(Schema):
+    limit = fields.Integer(load_default=100, validate=validate.Range(1, 200))
+    start = fields.Integer(load_default=None, validate=validate.Range(0, 10**15))
+    end = fields.Integer(load_default=None, validate=validate.Range(0, 10**15))
+
+
+class ReceiptListSchema(Schema):
+    receipts = fields.List(fields.Nested(ReceiptSchema))
+
+
+class ErrorSchema(Schema):
+    error = fields.String(required=True)
+    message = fields.String()
+    fields_ = fields.Dict(data_key="fields")
+
+
+class HealthSchema(Schema):
+    status = fields.String()
+    checks = fields.Dict(keys=fields.String(), values=fields.String())
+
+
+def json_object() -> dict:
+    """Return the request body as a JSON object; raises InvalidInput if it is not one."""
+    from flask import request
+
+    from app.jsoncodec import loads
+
+    raw = request.get_data(cache=True)
+    try:
+        body = loads(raw) if raw.strip() else None
+    except (ValueError, RecursionError) as exc:
+        raise InvalidInput("The request body is not valid JSON") from exc
+    if not isinstance(body, dict):
+        raise InvalidInput("The request body must be a JSON object")
+    return body

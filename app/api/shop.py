@@ -1,0 +1,29 @@
+"""Shop configuration routes: public read by x-wallet, writes with shop:write."""
+from __future__ import annotations
+
+from flask import jsonify
+
+from app.api import bp
+from app.api.openapi import doc
+from app.api.schemas import ShopConfigEnvelopeSchema, ShopConfigSchema, json_object, load
+from app.auth.keys import current_merchant, requires
+from app.services import shops
+
+
+@bp.get("/shop/config")
+@requires("shop:read", public=True)
+@doc("Read the shop configuration (public with x-wallet)", ShopConfigEnvelopeSchema,
+     scope="shop:read", public=True, errors=(404,))
+def get_shop_config():
+    config = shops.get_config(current_merchant())
+    return jsonify(ShopConfigEnvelopeSchema().dump({"config": config}))
+
+
+@bp.put("/shop/config")
+@requires("shop:write")
+@doc("Change the shop configuration (only the fields given)", ShopConfigEnvelopeSchema,
+     request=ShopConfigSchema, scope="shop:write", errors=(413,))
+def update_shop_config():
+    changes = load(ShopConfigSchema(), json_object(), partial=True)
+    config = shops.update_config(current_merchant(), changes)
+    return jsonify(ShopConfigEnvelopeSchema().dump({"config": config}))

@@ -1,0 +1,169 @@
+"""The `tillpoint` command: dev | serve | db upgrade | merchants create | keys create/revoke."""
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import socket
+import sys
+
+import click
+
+from app import create_app
+from app.config import Config
+from app.errors import ApiError
+
+logger = logging.getLogger(__name__)
+
+
+def emit(as_json: bool, payload: dict, text: str) -> None:
+    """Print one JSON object with --json, else a line for people."""
+    click.echo(json.dumps(payload) if as_json else text)
+
+
+def with_app(command):
+    """Run command inside an app context; an ApiError becomes exit status 2 with its message."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        app = create_app(Config.from_env())
+        with app.app_context():
+            try:
+                return command(*args, **kwargs)
+            except ApiError as error:
+                if kwargs.get("as_json"):
+                    click.echo(json.dumps(error.to_dict()))
+                else:
+                    click.echo(f"error: {error.message}", err=True)
+                sys.exit(2)
+
+    return wrapper
+
+
+@click.group()
+def main() -> None:
+    """Tillpoint, a self-hosted crypto-payments gateway."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@click.option("--json", "as_json", is_flag=True)
+def db_upgrade(as_json: bool) -> None:
+    """Apply every pending migration."""
+    from app import migrate
+
+    url = Config.from_env().database_url()
+    migrate.upgrade(url)
+    emit(as_json, {"ok": True, "revision": "head"}, "database upgraded to head")
+
+
+@main.group()
+def merchants() -> None:
+    """Merchants."""
+
+
+@merchants.command("create")
+@click.option("--wallet", required=True)
+@click.option("--name", required=True)
+@click.option("--split", "split_address", default=None, help="an existing split contract address")
+@click.option("--json", "as_json", is_flag=True)
+@with_app
+def merchants_create(wallet: str, name: str, split_address: str | None, as_json: bool) -> None:
+    """Create a merchant for a wallet."""
+    from app.services import shops
+
+    merchant = shops.create_merchant(wallet, name, split_address)
+    emit(as_json, {"merchantId": merchant.id, "wallet": merchant.wallet, "name": merchant.name,
+                   "split": merchant.split_address}, f"merchant {merchant.id} created for {merchant.wallet}")
+
+
+@main.group()
+def keys() -> None:
+    """Subscription keys."""
+
+
+@keys.command("create")
+@click.option("--wallet", required=True, help="the merchant's wallet")
+@click.option("--scopes", required=True, help="comma-separated, e.g. orders:create,receipts:read")
+@click.option("--label", default="")
+@click.option("--json", "as_json", is_flag=True)
+@with_app
+def keys_create(wallet: str, scopes: str, label: str, as_json: bool) -> None:
+    """Create a key; its secret is printed once and never stored."""
+    from app.errors import NotFound
+    from app.services import keys as key_service
+    from app.services import shops
+
+    merchant = shops.find_merchant(wallet)
+    if merchant is None:
+        raise NotFound(f"no merchant with wallet {wallet}")
+    key, secret = key_service.create_key(merchant, [s.strip() for s in scopes.split(",") if s.strip()], label)
+    emit(as_json, {"key": secret, "keyId": key.id, "scopes": key.scopes}, f"key {key.id}: {secret}")
+
+
+@keys.command("revoke")
+@click.argument("key_id")
+@click.option("--json", "as_json", is_flag=True)
+@with_app
+def keys_revoke(key_id: str, as_json: bool) -> None:
+    """Revoke a key by its id."""
+    from app.services import keys as key_service
+
+    key = key_service.revoke_key(key_id)
+    emit(as_json, {"keyId": key.id, "revoked": True}, f"key {key.id} revoked")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1")
+@click.option("--port", default=8000, type=int)
+@click.option("--workers", default=2, type=int)
+def serve(host: str, port: int, workers: int) -> None:
+    """Serve the API with gunicorn (gthread workers)."""
+    from app.server import run_gunicorn
+
+    run_gunicorn(host, port, workers)
+
+
+@main.command()
+@click.option("--port", default=8000, type=int, help="preferred port; a free one is used if it is taken")
+def dev(port: int) -> None:
+    """Run the whole product locally: migrate, seed the demo merchant, print its key, serve."""
+    from app import demo, migrate
+    from app.server import run_gunicorn
+
+    config = Config.from_env().with_overrides(ENV="development")
+    migrate.upgrade(config.database_url())
+    secret = demo.seed(config)
+    port = port if port_is_free(port) else free_port()
+    click.echo(f"Server: http://127.0.0.1:{port}")
+    click.echo(f"API key: {secret}")
+    click.echo(f"Merchant wallet: {demo.WALLET}")
+    click.echo(f"Try: curl -X POST http://127.0.0.1:{port}/api/orders -H 'Content-Type: application/json' "
+               f"-H 'Ocp-Apim-Subscription-Key: {secret}' "
+               "-d '{\"items\":[{\"sku\":\"COFFEE-001\",\"qty\":2},{\"sku\":\"PASTRY-001\",\"qty\":1}],"
+               "\"jurisdictionCode\":\"US-CA\"}'", )
+    sys.stdout.flush()
+    run_gunicorn("127.0.0.1", port, workers=2)
+
+
+def port_is_free(port: int) -> bool:
+    """Return True if 127.0.0.1:port can be bound now."""
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port() -> int:
+    """Return a port the OS reports free on 127.0.0.1."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]

@@ -1,0 +1,67 @@
+"""Configuration: Config.from_env() is the only reader of os.environ."""
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+from app.domain.pricing import FeeTier, parse_fee_tiers
+
+DEFAULT_FEE_TIERS = "0:50"
+
+
+@dataclass(frozen=True)
+class Config:
+    """Settings for one app instance; build with from_env() or override in tests."""
+
+    ENV: str = "production"
+    DATABASE_URL: str = ""
+    REDIS_URL: str = ""
+    PUBLIC_URL: str = ""
+    QUOTE_TTL_SECONDS: int = 900
+    MAX_CONTENT_LENGTH: int = 64 * 1024
+    FEE_TIERS: tuple[FeeTier, ...] = field(default_factory=lambda: parse_fee_tiers(DEFAULT_FEE_TIERS))
+    INSTANCE_PATH: str = ""
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, instance_path: str = "") -> Config:
+        """Return a Config from environment variables; raises ValueError on a bad value."""
+        env = os.environ if environ is None else environ
+        instance = env.get("TILLPOINT_INSTANCE", instance_path) or str(Path.cwd() / "instance")
+        return cls(
+            ENV=env.get("TILLPOINT_ENV", "production"),
+            DATABASE_URL=env.get("DATABASE_URL", ""),
+            REDIS_URL=env.get("REDIS_URL", ""),
+            PUBLIC_URL=env.get("PUBLIC_URL", "").rstrip("/"),
+            QUOTE_TTL_SECONDS=int(env.get("QUOTE_TTL", "900")),
+            FEE_TIERS=parse_fee_tiers(env.get("FEE_TIERS", DEFAULT_FEE_TIERS)),
+            INSTANCE_PATH=instance,
+        )
+
+    def with_overrides(self, **overrides) -> Config:
+        """Return a copy with the given settings replaced; raises TypeError on an unknown name."""
+        known = {f.name for f in fields(self)}
+        unknown = set(overrides) - known
+        if unknown:
+            raise TypeError(f"unknown settings: {sorted(unknown)}")
+        return replace(self, **overrides)
+
+    def quote_ttl(self) -> timedelta:
+        """Return how long an order's quotes stay valid."""
+        return timedelta(seconds=self.QUOTE_TTL_SECONDS)
+
+    def database_url(self) -> str:
+        """Return DATABASE_URL, or the embedded SQLite file in the instance folder."""
+        if self.DATABASE_URL:
+            return normalize_database_url(self.DATABASE_URL)
+        Path(self.INSTANCE_PATH).mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{Path(self.INSTANCE_PATH) / 'tillpoint.db'}"
+
+
+def normalize_database_url(url: str) -> str:
+    """Return url with a plain postgresql:// scheme mapped to the psycopg 3 driver."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url

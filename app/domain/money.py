@@ -1,0 +1,31 @@
+"""Exact money: integer cents at rest, Decimal with ROUND_HALF_UP in arithmetic."""
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+CENT = Decimal("0.01")
+MAX_USD = Decimal(10) ** 15  # bounds the int() below; real limits are checked by callers
+
+
+def round_half_up(value: Decimal) -> int:
+    """Return value rounded to a whole number, halves away from zero (never banker's rounding)."""
+    return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def usd_to_cents(amount: Decimal | int | str) -> int:
+    """Return the exact cents of a USD amount; raises ValueError if it has more than 2 decimals."""
+    try:
+        value = Decimal(str(amount)) if not isinstance(amount, Decimal) else amount
+    except InvalidOperation as exc:
+        raise ValueError(f"not a number: {amount!r}") from exc
+    if not value.is_finite() or abs(value) > MAX_USD:
+        raise ValueError(f"not a finite number within range: {amount!r}")
+    cents = value * 100
+    if cents != cents.to_integral_value():
+        raise ValueError(f"more than 2 decimal places: {amount!r}")
+    return int(cents)
+
+
+def cents_to_usd(cents: int) -> Decimal:
+    """Return cents as a Decimal USD amount with exactly two places."""
+    return (Decimal(cents) / 100).quantize(CENT)

@@ -1,0 +1,41 @@
+"""Extensions created unbound and bound to an app with init_app."""
+from __future__ import annotations
+
+from flask import Flask
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, scoped_session, sessionmaker
+
+
+class Database:
+    """One engine and a request-scoped session, bound with init_app."""
+
+    def __init__(self) -> None:
+        self.engine: Engine | None = None
+        self._factory = sessionmaker(expire_on_commit=False)
+        self.session: scoped_session[Session] = scoped_session(self._factory)
+
+    def init_app(self, app: Flask, url: str) -> None:
+        """Bind the engine for url and remove the session at the end of every request."""
+        self.engine = make_engine(url)
+        self._factory.configure(bind=self.engine)
+        app.teardown_appcontext(lambda exc: self.session.remove())
+
+
+def make_engine(url: str) -> Engine:
+    """Return an engine for url; SQLite gets foreign keys, WAL and a busy timeout for concurrent writers."""
+    if not url.startswith("sqlite"):
+        return create_engine(url, pool_pre_ping=True)
+    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _sqlite_pragmas(dbapi_conn, _record):
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.close()
+
+    return engine
+
+
+db = Database()
