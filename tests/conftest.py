@@ -146,3 +146,13 @@ class Shop:
     @property
     def headers(self) -> dict:
         return {"Ocp-Apim-Subscription-Key": self.key}
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """A real Redis: REDIS_URL, else the local default; CI fails rather than skips without one."""
+    import redis
+
+    url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    redis.Redis.from_url(url, socket_timeout=2).ping()
+    return url

@@ -1,7 +1,7 @@
 """Receipt routes (receipts:read) and the receipt body shared with order creation."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from flask import current_app, jsonify, request
 
@@ -13,6 +13,7 @@ from app.domain.money import cents_to_usd
 from app.models import Order
 from app.services import orders
 
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 SECONDS_BEFORE_MS = 10**11  # below this a timestamp is taken as seconds, as the reference accepts both
 
 
@@ -21,7 +22,7 @@ SECONDS_BEFORE_MS = 10**11  # below this a timestamp is taken as seconds, as the
 @doc("List receipts, newest first", ReceiptListSchema, query=ReceiptListQuerySchema, scope="receipts:read")
 def list_receipts():
     query = load(ReceiptListQuerySchema(), request.args.to_dict())
-    found = orders.list_receipts(current_merchant(), query["limit"], _time(query["start"]), _time(query["end"]))
+    found = orders.list_receipts(current_merchant(), query["limit"], _start(query["start"]), _end(query["end"]))
     return jsonify(ReceiptListSchema().dump({"receipts": [receipt_body(o) for o in found]}))
 
 
@@ -33,11 +34,20 @@ def get_receipt(receipt_id: str):
     return jsonify(ReceiptEnvelopeSchema().dump({"ok": True, "receipt": receipt_body(order)}))
 
 
-def _time(value: int | None) -> datetime | None:
+def _as_millis(value: int) -> int:
+    return value * 1000 if value < SECONDS_BEFORE_MS else value
+
+
+def _start(value: int | None) -> datetime | None:
+    return None if value is None else EPOCH + timedelta(milliseconds=_as_millis(value))
+
+
+def _end(value: int | None) -> datetime | None:
+    """Return the exclusive upper bound: the end names a whole second or millisecond."""
     if value is None:
         return None
-    millis = value * 1000 if value < SECONDS_BEFORE_MS else value
-    return datetime.fromtimestamp(millis / 1000, tz=timezone.utc)
+    step = 1000 if value < SECONDS_BEFORE_MS else 1
+    return EPOCH + timedelta(milliseconds=_as_millis(value) + step)
 
 
 def receipt_body(order: Order) -> dict:

@@ -1,7 +1,7 @@
 """Marshmallow schemas: what every route accepts and returns (also the source of the OpenAPI document)."""
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal, DecimalException
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
@@ -61,9 +61,9 @@ class Rate(fields.Field):
             raise self.make_error("invalid")
         try:
             rate = Decimal(value.strip() if isinstance(value, str) else value)
-        except InvalidOperation as exc:
+        except DecimalException as exc:
             raise self.make_error("invalid") from exc
-        if not rate.is_finite() or not 0 <= rate <= 1 or rate != round(rate, 8):
+        if not rate.is_finite() or not 0 <= rate <= 1 or rate.as_tuple().exponent < -8 and rate != round(rate, 8):
             raise self.make_error("invalid")
         return rate.normalize() if rate else Decimal(0)
 

@@ -1,10 +1,10 @@
 """Exact money: integer cents at rest, Decimal with ROUND_HALF_UP in arithmetic."""
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, DecimalException
 
 CENT = Decimal("0.01")
-MAX_USD = Decimal(10) ** 15  # bounds the int() below; real limits are checked by callers
+MAX_USD_DIGITS = 15  # bounds the int() below; real limits are checked by callers
 
 
 def round_half_up(value: Decimal) -> int:
@@ -16,14 +16,14 @@ def usd_to_cents(amount: Decimal | int | str) -> int:
     """Return the exact cents of a USD amount; raises ValueError if it has more than 2 decimals."""
     try:
         value = Decimal(str(amount)) if not isinstance(amount, Decimal) else amount
-    except InvalidOperation as exc:
+    except DecimalException as exc:
         raise ValueError(f"not a number: {amount!r}") from exc
-    if not value.is_finite() or abs(value) > MAX_USD:
+    # adjusted() reads the exponent; arithmetic on 1e999999999 would overflow the Decimal context.
+    if not value.is_finite() or value.adjusted() > MAX_USD_DIGITS:
         raise ValueError(f"not a finite number within range: {amount!r}")
-    cents = value * 100
-    if cents != cents.to_integral_value():
+    if value.as_tuple().exponent < -2 and value != value.quantize(CENT):
         raise ValueError(f"more than 2 decimal places: {amount!r}")
-    return int(cents)
+    return int(value * 100)
 
 
 def cents_to_usd(cents: int) -> Decimal:

@@ -158,10 +158,10 @@ def get_receipt(merchant: Merchant, receipt_id: str) -> Order:
 
 
 def list_receipts(merchant: Merchant, limit: int, start: datetime | None, end: datetime | None) -> list[Order]:
-    """Return the merchant's orders created in [start, end], newest first."""
+    """Return the merchant's orders created in [start, end), newest first."""
     query = select(Order).where(Order.merchant_id == merchant.id)
     if start is not None:
         query = query.where(Order.created_at >= start)
     if end is not None:
-        query = query.where(Order.created_at <= end)
+        query = query.where(Order.created_at < end)
     return list(db.session.scalars(query.order_by(Order.created_at.desc(), Order.id.desc()).limit(limit)))

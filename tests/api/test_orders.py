@@ -109,6 +109,8 @@ BAD_BODIES = [
     ({"items": [{"sku": "COFFEE-001", "qty": 1}], "taxRate": "1.01"}, 400, "invalid_input"),
     ({"items": [{"sku": "COFFEE-001", "qty": 1}], "taxRate": -0.1}, 400, "invalid_input"),
     ({"items": [{"sku": "COFFEE-001", "qty": 1}], "taxRate": "abc"}, 400, "invalid_input"),
+    ({"items": [{"sku": "COFFEE-001", "qty": 1}], "taxRate": "1e-999999999"}, 400, "invalid_input"),
+    ({"items": [{"sku": "COFFEE-001", "qty": 1}], "taxRate": "1e999999999"}, 400, "invalid_input"),
     ({"items": [{"sku": "COFFEE-001", "qty": 1}], "jurisdictionCode": "XX-ZZ"}, 400, "invalid_input"),
     ({"items": [{"sku": "COFFEE-001", "qty": 1}], "jurisdictionCode": "US-CA", "taxComponents": ["moon"]}, 400, "invalid_input"),
     ({"items": [{"sku": "COFFEE-001", "qty": 1}], "taxComponents": ["state"]}, 400, "invalid_input"),
@@ -121,7 +123,7 @@ BAD_BODIES = [
     "missing-items", "empty-items", "null-items", "items-not-list", "qty-zero", "qty-negative", "qty-fraction",
     "qty-float-whole", "qty-string", "qty-bool", "qty-over-cap", "qty-missing", "both-id-and-sku",
     "neither-id-nor-sku", "over-100-lines", "unknown-sku", "unknown-id", "tax-rate-over-1", "tax-rate-negative",
-    "tax-rate-text", "unknown-jurisdiction", "unknown-component", "components-without-jurisdiction",
+    "tax-rate-text", "tax-rate-tiny-exponent", "tax-rate-huge-exponent", "unknown-jurisdiction", "unknown-component", "components-without-jurisdiction",
     "unknown-field", "second-line-unknown"])
 def test_bad_order_input_is_rejected_and_writes_nothing(client, shop, count_rows, body, status, code):
     response = post_order(client, shop, body)

@@ -1,0 +1,98 @@
+"""Inventory API: CRUD with inventory:write, public reads by x-wallet, filters, isolation."""
+from __future__ import annotations
+
+import pytest
+
+from app.models import InventoryItem
+
+ESPRESSO = {"sku": "COFFEE-001", "name": "Espresso", "priceUsd": 3.5, "taxable": True}
+
+
+def test_create_read_update_delete_item(client, shop):
+    created = client.post("/api/inventory", json={**ESPRESSO, "sku": "NEW-1", "priceUsd": "3.50"}, headers=shop.headers)
+    assert created.status_code == 201
+    item = created.json["item"]
+    assert item["id"].startswith("inv_") and item["priceUsd"] == 3.5 and item["stockQty"] == -1
+    updated = client.put(f"/api/inventory/{item['id']}", json={"priceUsd": 4, "stockQty": 12}, headers=shop.headers)
+    assert updated.json["item"]["priceUsd"] == 4 and updated.json["item"]["name"] == "Espresso"
+    assert client.delete(f"/api/inventory/{item['id']}", headers=shop.headers).json == {"ok": True}
+    assert client.put(f"/api/inventory/{item['id']}", json={"priceUsd": 1}, headers=shop.headers).status_code == 404
+
+
+def test_public_read_by_wallet_and_filters(client, shop):
+    wallet = {"x-wallet": shop.merchant.wallet.upper().replace("0X", "0x")}
+    everything = client.get("/api/inventory", headers=wallet).json
+    assert everything["total"] == 5 and everything["pageSize"] == 100
+    assert [i["sku"] for i in client.get("/api/inventory?taxable=false", headers=wallet).json["items"]] == ["MEDICINE-001"]
+    assert [i["sku"] for i in client.get("/api/inventory?q=past", headers=wallet).json["items"]] == ["PASTRY-001"]
+    page = client.get("/api/inventory?limit=2&page=1", headers=wallet).json
+    assert [i["sku"] for i in page["items"]] == ["FOOD-001", "MEDICINE-001"] and page["total"] == 5
+
+
+def test_search_treats_like_wildcards_literally(client, shop, factory):
+    factory.item(shop.merchant, "PCT-50", "1.00", name="50% off")
+    skus = [i["sku"] for i in client.get("/api/inventory?q=50%25", headers=shop.headers).json["items"]]
+    assert skus == ["PCT-50"]
+    assert client.get("/api/inventory?q=_", headers=shop.headers).json["total"] == 0
+
+
+@pytest.mark.parametrize("headers, status, code", [
+    ({}, 401, "unauthorized"),
+    ({"x-wallet": "0x1234"}, 400, "invalid_input"),
+    ({"x-wallet": "0x" + "ab" * 20}, 404, "not_found"),
+    ({"x-api-key": "tp_live_wrong"}, 401, "unauthorized"),
+], ids=["nothing", "malformed-wallet", "unknown-wallet", "bad-key-with-no-fallback"])
+def test_public_read_needs_a_known_wallet_or_key(client, shop, headers, status, code):
+    response = client.get("/api/inventory", headers=headers)
+    assert (response.status_code, response.json["error"]) == (status, code)
+
+
+def test_bad_key_is_refused_even_with_a_valid_wallet(client, shop):
+    response = client.get("/api/inventory", headers={"x-api-key": "nope", "x-wallet": shop.merchant.wallet})
+    assert response.status_code == 401
+
+
+@pytest.mark.parametrize("query", ["limit=201", "limit=0", "page=-1", "taxable=maybe", "limit=x"],
+                         ids=["limit-over", "limit-zero", "page-negative", "taxable-bad", "limit-text"])
+def test_bad_inventory_query_is_invalid_input(client, shop, query):
+    response = client.get(f"/api/inventory?{query}", headers=shop.headers)
+    assert (response.status_code, response.json["error"]) == (400, "invalid_input")
+
+
+@pytest.mark.parametrize("change", [
+    {"priceUsd": "3.505"}, {"priceUsd": -1}, {"priceUsd": True}, {"priceUsd": "abc"}, {"priceUsd": "NaN"},
+    {"priceUsd": "1e999999999"}, {"priceUsd": "1e-999999999"}, {"priceUsd": None}, {"taxable": "yes"}, {"stockQty": -2}, {"stockQty": 1.5},
+    {"sku": ""}, {"sku": "has space"}, {"name": ""}, {"extra": 1},
+], ids=["three-decimals", "negative", "bool", "text", "nan", "huge-exponent", "tiny-exponent", "null", "taxable-text",
+        "stock-below-minus-one", "stock-fraction", "empty-sku", "sku-space", "empty-name", "unknown-field"])
+def test_bad_item_is_rejected_and_writes_nothing(client, shop, count_rows, change):
+    response = client.post("/api/inventory", json={**ESPRESSO, "sku": "NEW-1", **change}, headers=shop.headers)
+    assert (response.status_code, response.json["error"]) == (400, "invalid_input")
+    assert response.json["fields"]
+    assert count_rows(InventoryItem) == 5
+
+
+def test_duplicate_sku_is_a_conflict(client, shop, count_rows):
+    response = client.post("/api/inventory", json=ESPRESSO, headers=shop.headers)
+    assert (response.status_code, response.json["error"]) == (409, "conflict")
+    other = shop.items["FOOD-001"].id
+    response = client.put(f"/api/inventory/{other}", json={"sku": "COFFEE-001"}, headers=shop.headers)
+    assert (response.status_code, response.json["error"]) == (409, "conflict")
+    assert count_rows(InventoryItem) == 5
+
+
+def test_another_merchants_item_is_not_found(client, shop, factory):
+    other = factory.merchant()
+    theirs = factory.item(other, "THEIRS", "1.00")
+    for method in (client.put, client.delete):
+        response = method(f"/api/inventory/{theirs.id}", json={"priceUsd": 0}, headers=shop.headers)
+        assert (response.status_code, response.json["error"]) == (404, "not_found")
+    assert "THEIRS" not in str(client.get("/api/inventory", headers=shop.headers).json)
+
+
+def test_writes_need_the_inventory_write_scope(client, shop, factory):
+    reader = factory.key(shop.merchant, ["inventory:read"])
+    response = client.post("/api/inventory", json={**ESPRESSO, "sku": "X-1"}, headers={"x-api-key": reader})
+    assert (response.status_code, response.json["error"]) == (403, "insufficient_scope")
+    response = client.post("/api/inventory", json={**ESPRESSO, "sku": "X-1"}, headers={"x-wallet": shop.merchant.wallet})
+    assert (response.status_code, response.json["error"]) == (401, "unauthorized")

@@ -1,0 +1,43 @@
+"""Shop configuration: public read, validated writes with shop:write."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+NY = {"code": "US-NY", "name": "New York", "rate": "0.08875",
+      "components": [{"code": "state", "name": "State", "rate": 0.04}, {"code": "city", "name": "City", "rate": "0.04875"}]}
+
+
+def test_config_round_trip_keeps_exact_rates(client, shop):
+    body = {"brandName": "Corner Cafe", "jurisdictions": [NY], "defaultJurisdictionCode": "US-NY",
+            "processingFeeAddOnBps": 25, "acceptedTokens": ["USDC", "ETH"]}
+    response = client.put("/api/shop/config", json=body, headers=shop.headers)
+    assert response.status_code == 200
+    config = client.get("/api/shop/config", headers={"x-wallet": shop.merchant.wallet}).json["config"]
+    assert config["brandName"] == "Corner Cafe" and config["processingFeeAddOnBps"] == 25
+    assert config["jurisdictions"][0]["rate"] == Decimal("0.08875")
+    assert client.get("/api/shop/config", headers={"x-wallet": shop.merchant.wallet}).get_data(as_text=True).count(
+        "0.04875") == 1
+    assert config["acceptedTokens"] == ["USDC", "ETH"] and config["defaultJurisdictionCode"] == "US-NY"
+
+
+@pytest.mark.parametrize("body", [
+    {"processingFeeAddOnBps": 1001}, {"processingFeeAddOnBps": -1}, {"processingFeeAddOnBps": 1.5},
+    {"jurisdictions": [{**NY, "rate": 1.5}]}, {"jurisdictions": [NY, NY]},
+    {"jurisdictions": [{**NY, "components": [{"code": "a", "name": "A", "rate": 0.6}, {"code": "b", "name": "B", "rate": 0.6}]}]},
+    {"defaultJurisdictionCode": "XX-00"}, {"acceptedTokens": ["DOGE"]}, {"acceptedTokens": []}, {"brandName": "x" * 201},
+], ids=["add-on-over", "add-on-negative", "add-on-fraction", "rate-over-1", "duplicate-codes",
+        "components-over-1", "dangling-default", "unknown-token", "no-tokens", "long-brand"])
+def test_bad_config_is_rejected_and_changes_nothing(client, shop, body):
+    before = client.get("/api/shop/config", headers=shop.headers).json
+    response = client.put("/api/shop/config", json=body, headers=shop.headers)
+    assert (response.status_code, response.json["error"]) == (400, "invalid_input")
+    assert client.get("/api/shop/config", headers=shop.headers).json == before
+
+
+def test_config_writes_need_shop_write(client, shop, factory):
+    reader = factory.key(shop.merchant, ["shop:read"])
+    response = client.put("/api/shop/config", json={"brandName": "x"}, headers={"x-api-key": reader})
+    assert (response.status_code, response.json["error"]) == (403, "insufficient_scope")
+    assert client.get("/api/shop/config", headers={"x-api-key": reader}).status_code == 200
