@@ -140,7 +140,7 @@ def dev(port: int) -> None:
     config = Config.from_env().with_overrides(ENV="development")
     migrate.upgrade(config.database_url())
     secret = demo.seed(config)
-    port = port if port_is_free(port) else free_port()
+    port = port if port and port_is_free(port) else free_port()
     click.echo(f"Server: http://127.0.0.1:{port}")
     click.echo(f"API key: {secret}")
     click.echo(f"Merchant wallet: {demo.WALLET}")

@@ -124,9 +124,10 @@ def run_wrk(wrk: str, url: str, secret: str, seconds: int, tmp: Path) -> dict:
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     sock = re.search(r"Socket errors: (.*)", out)
+    sent = re.search(r"(\d+) requests in", out)
     if rps is None or len(pct) != 2:
         raise RuntimeError(f"could not parse wrk output:\n{out}")
-    return {"rps": float(rps.group(1)), "p50": pct["50"], "p99": pct["99"],
+    return {"rps": float(rps.group(1)), "p50": pct["50"], "p99": pct["99"], "requests": int(sent.group(1)),
             "non2xx": int(non2xx.group(1)) if non2xx else 0, "socket_errors": sock.group(1) if sock else ""}
 
 
@@ -165,7 +166,7 @@ def run_asyncio(port: int, path: str, secret: str, seconds: int) -> dict:
     asyncio.run(main())
     elapsed, ordered = time.perf_counter() - start, sorted(latencies)
     pick = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000  # noqa: E731
-    return {"rps": len(ordered) / elapsed, "p50": pick(0.50), "p99": pick(0.99),
+    return {"rps": len(ordered) / elapsed, "p50": pick(0.50), "p99": pick(0.99), "requests": len(ordered),
             "non2xx": sum(1 for s in statuses if not 200 <= s < 300), "socket_errors": ""}
 
 
@@ -202,13 +203,17 @@ def main() -> int:
             wait_ready(app_proc, f"http://127.0.0.1:{app_port}/healthz")
             wait_ready(bare_proc, f"http://127.0.0.1:{bare_port}/bare", method="POST")
             targets = {"orders": (app_port, "/api/orders"), "bare": (bare_port, "/bare")}
-            results = {}
+            results, sent, warm_ok = {}, 0, True
             for phase, duration in (("warm-up", 2), ("measure", seconds)):
                 for name, (port, path) in targets.items():
                     print(f"{phase}: {name} for {duration}s", flush=True)
                     results[name] = (run_wrk(wrk, f"http://127.0.0.1:{port}{path}", secret, duration, tmp)
                                      if wrk else run_asyncio(port, path, secret, duration))
-            ok = report(results)
+                    sent += results[name]["requests"] if name == "orders" else 0
+                    if phase == "warm-up" and results[name]["non2xx"]:
+                        print(f"FAILED: warm-up {name} returned {results[name]['non2xx']} non-2xx responses")
+                        warm_ok = False
+            ok = report(results) and warm_ok
         finally:
             for proc in procs:
                 proc.terminate()
@@ -220,7 +225,7 @@ def main() -> int:
         errors = [ln for ln in (tmp / "app.log").read_text().splitlines() if "Traceback" in ln or "ERROR" in ln]
         if errors:
             print(f"app server log: {len(errors)} error lines, first: {errors[0]}")
-    print(f"orders rows in {DB_NAME}: {count_orders()}")
+    print(f"orders rows in {DB_NAME}: {count_orders()} (order requests completed: {sent})")
     return 0 if ok else 1
 
 
