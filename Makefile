@@ -9,8 +9,9 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	@echo "Installing into $(VENV) (first run only)…"
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
-	@$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	@($(PY) -m pip install --disable-pip-version-check --upgrade pip && \
+	  $(PY) -m pip install --disable-pip-version-check -e '.[test]') > $(VENV)/install.log 2>&1 \
+	  || (cat $(VENV)/install.log; echo "install failed (log: $(VENV)/install.log)"; exit 1)
 	@touch $(STAMP)
 
 install: $(STAMP)
