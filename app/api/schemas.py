@@ -30,17 +30,29 @@ def strict_boolean(**kwargs) -> fields.Boolean:
     return fields.Boolean(truthy={True}, falsy={False}, **kwargs)
 
 
-class UsdAmount(fields.Field):
-    """A USD amount given as a JSON number or string, at most 2 decimals; loads to integer cents."""
+class NumberOrString(fields.Field):
+    """Base for exact numbers sent as a JSON number or a numeric string (never a boolean)."""
+
+    default_error_messages = {"invalid": "Must be a number."}
+
+    def _decimal(self, value) -> Decimal:
+        if isinstance(value, bool) or not isinstance(value, int | Decimal | str):
+            raise self.make_error("invalid")
+        try:
+            return Decimal(value.strip() if isinstance(value, str) else value)
+        except DecimalException as exc:
+            raise self.make_error("invalid") from exc
+
+
+class UsdAmount(NumberOrString):
+    """A USD amount with at most 2 decimals; loads to integer cents, dumps as a Decimal."""
 
     default_error_messages = {"invalid": "Must be a number or numeric string with at most 2 decimals.",
                               "range": "Must be between 0 and 100000000.00."}
 
     def _deserialize(self, value, attr, data, **kwargs) -> int:
-        if isinstance(value, bool) or not isinstance(value, int | Decimal | str):
-            raise self.make_error("invalid")
         try:
-            cents = usd_to_cents(value.strip() if isinstance(value, str) else value)
+            cents = usd_to_cents(self._decimal(value))
         except ValueError as exc:
             raise self.make_error("invalid") from exc
         if not 0 <= cents <= MAX_PRICE_CENTS:
@@ -51,18 +63,13 @@ class UsdAmount(fields.Field):
         return None if value is None else cents_to_usd(value)
 
 
-class Rate(fields.Field):
-    """A rate in 0..1 given as a JSON number or string, at most 8 decimals; loads to Decimal."""
+class Rate(NumberOrString):
+    """A rate in 0..1 with at most 8 decimals; loads to Decimal."""
 
     default_error_messages = {"invalid": "Must be a number between 0 and 1 with at most 8 decimals."}
 
     def _deserialize(self, value, attr, data, **kwargs) -> Decimal:
-        if isinstance(value, bool) or not isinstance(value, int | Decimal | str):
-            raise self.make_error("invalid")
-        try:
-            rate = Decimal(value.strip() if isinstance(value, str) else value)
-        except DecimalException as exc:
-            raise self.make_error("invalid") from exc
+        rate = self._decimal(value)
         if not rate.is_finite() or not 0 <= rate <= 1 or rate.as_tuple().exponent < -8 and rate != round(rate, 8):
             raise self.make_error("invalid")
         return rate.normalize() if rate else Decimal(0)
