@@ -75,6 +75,8 @@ class Merchant(Base):
     split_address: Mapped[str | None] = mapped_column(String(42))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
+    shop_config: Mapped[ShopConfig] = relationship(lazy="joined", innerjoin=True, viewonly=True)
+
 
 class ApiKey(Base):
     __tablename__ = "api_keys"
@@ -88,7 +90,8 @@ class ApiKey(Base):
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    merchant: Mapped[Merchant] = relationship()
+    # Loaded with the key in one query: every authenticated request needs both.
+    merchant: Mapped[Merchant] = relationship(lazy="joined", innerjoin=True)
 
 
 class InventoryItem(Base):

@@ -40,7 +40,7 @@ def find_merchant(wallet: str) -> Merchant | None:
 
 
 def get_config(merchant: Merchant) -> ShopConfig:
-    """Return the merchant's shop config."""
+    """Return the merchant's shop config (loaded with the merchant when it is attached)."""
     return db.session.get(ShopConfig, merchant.id)
 
 
