@@ -6,6 +6,7 @@ from datetime import timedelta
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
+from app.chain.settings import ChainSettings, checksum_or_empty, parse_tokens
 from app.domain.pricing import FeeTier, parse_fee_tiers
 
 DEFAULT_FEE_TIERS = "0:50"
@@ -23,6 +24,7 @@ class Config:
     MAX_CONTENT_LENGTH: int = 64 * 1024
     FEE_TIERS: tuple[FeeTier, ...] = field(default_factory=lambda: parse_fee_tiers(DEFAULT_FEE_TIERS))
     INSTANCE_PATH: str = ""
+    CHAIN: ChainSettings = field(default_factory=ChainSettings)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, instance_path: str = "") -> Config:
@@ -37,6 +39,7 @@ class Config:
             QUOTE_TTL_SECONDS=int(env.get("QUOTE_TTL", "900")),
             FEE_TIERS=parse_fee_tiers(env.get("FEE_TIERS", DEFAULT_FEE_TIERS)),
             INSTANCE_PATH=instance,
+            CHAIN=chain_from_env(env),
         )
 
     def with_overrides(self, **overrides) -> Config:
@@ -65,3 +68,17 @@ def normalize_database_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix):]
     return url
+
+
+def chain_from_env(env) -> ChainSettings:
+    """Return the chain settings: CHAIN_ID, RPC_URL, CONFIRMATIONS, DEPOSIT_FACTORY, TOKENS, ETH_USD_FEED…"""
+    return ChainSettings(
+        chain_id=int(env.get("CHAIN_ID", "31337")),
+        rpc_url=env.get("RPC_URL", ""),
+        network_name=env.get("NETWORK_NAME", "Local dev chain"),
+        confirmations=int(env.get("CONFIRMATIONS", "2")),
+        factory=checksum_or_empty(env.get("DEPOSIT_FACTORY", "")),
+        eth_usd_feed=checksum_or_empty(env.get("ETH_USD_FEED", "")),
+        price_max_age_seconds=int(env.get("PRICE_MAX_AGE", "3600")),
+        tokens=parse_tokens(env.get("TOKENS", "")),
+    )

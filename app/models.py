@@ -12,6 +12,7 @@ from sqlalchemy import (
     ForeignKey,
     Integer,
     MetaData,
+    Numeric,
     String,
     Text,
     TypeDecorator,
@@ -60,6 +61,28 @@ class DecimalText(TypeDecorator):
 
     def process_result_value(self, value, dialect):
         return None if value is None else Decimal(value)
+
+
+class BaseUnits(TypeDecorator):
+    """A token amount in base units: NUMERIC(78,0) on PostgreSQL, exact decimal text elsewhere."""
+
+    impl = String(80)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect):
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(Numeric(78, 0))
+        return dialect.type_descriptor(String(80))
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError("base units are non-negative integers")
+        return Decimal(value) if dialect.name == "postgresql" else str(value)
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else int(value)
 
 
 class Base(DeclarativeBase):
@@ -147,10 +170,32 @@ class Order(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    chain_id: Mapped[int | None] = mapped_column(Integer)
+    split_address: Mapped[str | None] = mapped_column(String(42))
+    deposit_address: Mapped[str | None] = mapped_column(String(42), unique=True)
+
+    quotes: Mapped[list[Quote]] = relationship(order_by="Quote.id", cascade="all, delete-orphan")
 
     history: Mapped[list[OrderStatusChange]] = relationship(
         order_by="OrderStatusChange.id", cascade="all, delete-orphan"
     )
+
+
+class Quote(Base):
+    """The exact amount of one token that pays an order, fixed at order time until expires_at."""
+
+    __tablename__ = "quotes"
+    __table_args__ = (UniqueConstraint("order_id", "symbol"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    symbol: Mapped[str] = mapped_column(String(16))
+    token_address: Mapped[str | None] = mapped_column(String(42))
+    decimals: Mapped[int] = mapped_column(Integer)
+    amount_base_units: Mapped[int] = mapped_column(BaseUnits)
+    usd_rate: Mapped[Decimal] = mapped_column(DecimalText)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class OrderStatusChange(Base):

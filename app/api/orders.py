@@ -10,6 +10,7 @@ from app.api.openapi import doc
 from app.api.receipts import receipt_body
 from app.api.schemas import CreateOrderSchema, ReceiptEnvelopeSchema, json_object, load
 from app.auth.keys import current_merchant, requires
+from app.chain.client import eth_price_reader
 from app.errors import InvalidInput, ItemsRequired
 from app.jsoncodec import canonical
 from app.services import orders
@@ -45,4 +46,5 @@ def _order_request(body: dict) -> orders.OrderRequest:
 
 def _settings() -> orders.OrderSettings:
     config = current_app.config["TILLPOINT"]
-    return orders.OrderSettings(fee_tiers=config.FEE_TIERS, quote_ttl=config.quote_ttl())
+    return orders.OrderSettings(fee_tiers=config.FEE_TIERS, quote_ttl=config.quote_ttl(), chain=config.CHAIN,
+                                read_eth_price=eth_price_reader(config.CHAIN))

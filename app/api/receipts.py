@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 
 from flask import current_app, jsonify, request
 
@@ -10,7 +11,8 @@ from app.api.openapi import doc
 from app.api.schemas import ReceiptEnvelopeSchema, ReceiptListQuerySchema, ReceiptListSchema, load
 from app.auth.keys import current_merchant, requires
 from app.domain.money import cents_to_usd
-from app.models import Order
+from app.models import Order, Quote
+from app.pay import eip681
 from app.services import orders
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -67,7 +69,20 @@ def receipt_body(order: Order) -> dict:
         "taxComponents": order.tax_components, "paymentUrl": payment_url(order.receipt_id),
         "statusHistory": [{"status": h.status, "at": h.at, "actor": h.actor, "cause": h.cause}
                           for h in order.history],
+        "chainId": order.chain_id, "depositAddress": order.deposit_address,
+        "quotes": [quote_body(order, q) for q in order.quotes],
     }
+
+
+def quote_body(order: Order, quote: Quote) -> dict:
+    """Return one token quote: base units as a string (exact beyond 2^53), the display amount, the EIP-681 URI."""
+    units = quote.amount_base_units
+    uri = (eip681.erc20_uri(quote.token_address, order.chain_id, order.deposit_address, units) if quote.token_address
+           else eip681.native_uri(order.deposit_address, order.chain_id, units))
+    return {"token": quote.symbol, "tokenAddress": quote.token_address, "decimals": quote.decimals,
+            "amount": str(units), "amountDisplay": str(Decimal(units).scaleb(-quote.decimals).normalize()),
+            "usdRate": quote.usd_rate, "depositAddress": order.deposit_address, "uri": uri,
+            "expiresAt": _ms(quote.expires_at)}
 
 
 def payment_url(receipt_id: str) -> str:

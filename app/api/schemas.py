@@ -216,6 +216,18 @@ class StatusChangeSchema(Schema):
     cause = fields.Dict()
 
 
+class QuoteSchema(Schema):
+    token = fields.String()
+    tokenAddress = fields.String(allow_none=True)
+    decimals = fields.Integer()
+    amount = fields.String(metadata={"description": "base units, as a decimal string"})
+    amountDisplay = fields.String()
+    usdRate = fields.Decimal(as_string=False)
+    depositAddress = fields.String()
+    uri = fields.String(metadata={"description": "EIP-681 payment URI"})
+    expiresAt = fields.Integer()
+
+
 class ReceiptSchema(Schema):
     receiptId = fields.String()
     totalUsd = fields.Decimal(as_string=False)
@@ -234,6 +246,9 @@ class ReceiptSchema(Schema):
     taxComponents = fields.List(fields.String())
     paymentUrl = fields.String()
     statusHistory = fields.List(fields.Nested(StatusChangeSchema))
+    chainId = fields.Integer(allow_none=True)
+    depositAddress = fields.String(allow_none=True)
+    quotes = fields.List(fields.Nested(QuoteSchema))
 
 
 class ReceiptEnvelopeSchema(Schema):

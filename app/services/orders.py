@@ -2,20 +2,24 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from app.chain import deposits, quotes
+from app.chain.quotes import EthPrice
+from app.chain.settings import ChainSettings
 from app.domain import pricing
 from app.domain.ids import RECEIPT_ID_PATTERN, new_receipt_id
 from app.domain.pricing import FeeTier, PricedLine
 from app.domain.statuses import OrderStatus
 from app.errors import Conflict, InvalidInput, InventoryItemNotFound, NotFound, SplitRequired
 from app.extensions import db
-from app.models import IdempotencyRecord, InventoryItem, Merchant, Order, OrderStatusChange, utcnow
+from app.models import IdempotencyRecord, InventoryItem, Merchant, Order, OrderStatusChange, Quote, utcnow
 from app.services import shops
 from app.services.tax import TaxChoice, resolve_tax
 
@@ -40,6 +44,8 @@ class OrderRequest:
 class OrderSettings:
     fee_tiers: tuple[FeeTier, ...]
     quote_ttl: timedelta
+    chain: ChainSettings = field(default_factory=ChainSettings)
+    read_eth_price: Callable[[], EthPrice | None] = lambda: None
 
 
 def create_order(merchant: Merchant, req: OrderRequest, settings: OrderSettings, actor: str) -> tuple[Order, bool]:
@@ -99,7 +105,20 @@ def _build_order(merchant: Merchant, req: OrderRequest, settings: OrderSettings,
         expires_at=now + settings.quote_ttl,
     )
     order.history.append(OrderStatusChange(status=order.status, at=now, actor=actor, cause={}))
+    if settings.chain.enabled:
+        _attach_payment_terms(order, merchant.split_address, config.accepted_tokens, settings)
     return order
+
+
+def _attach_payment_terms(order: Order, split: str, accepted: list[str], settings: OrderSettings) -> None:
+    """Fix the order's deposit address (computed offline) and one quote per token it can be paid in."""
+    chain = settings.chain
+    order.chain_id, order.split_address = chain.chain_id, split
+    order.deposit_address = deposits.deposit_address(chain.factory, split, order.receipt_id)
+    for quote in quotes.quotes_for(chain, accepted, order.total_cents, settings.read_eth_price):
+        order.quotes.append(Quote(symbol=quote.symbol, token_address=quote.token_address, decimals=quote.decimals,
+                                  amount_base_units=quote.amount_base_units, usd_rate=quote.usd_rate,
+                                  created_at=order.created_at, expires_at=order.expires_at))
 
 
 def _resolve_items(merchant: Merchant, cart: list[dict]) -> list[tuple[InventoryItem, int]]:

@@ -8,7 +8,10 @@ from decimal import Decimal
 import pytest
 
 from app import create_app
+from app.chain.deposits import deposit_address
+from app.chain.settings import parse_tokens
 from app.domain.pricing import parse_fee_tiers
+from app.pay.eip681 import erc20_uri
 from app.models import IdempotencyRecord, Order, OrderStatusChange, utcnow
 
 CA_COFFEE = {"items": [{"sku": "COFFEE-001", "qty": 2}, {"sku": "PASTRY-001", "qty": 1}], "jurisdictionCode": "US-CA"}
@@ -245,3 +248,17 @@ def test_platform_fee_tier_follows_trailing_30_day_settled_volume(app, factory, 
         recent.total_cents = 100_000
         session.commit()
     assert fee_for_new_order() == Decimal("0.30")
+
+
+def test_order_gets_a_deposit_address_and_stable_quotes_while_the_rpc_is_down(app, shop):
+    chain = app.config["TILLPOINT"].CHAIN.__class__(
+        rpc_url="http://127.0.0.1:1", factory="0x5FbDB2315678afecb367f032d93F642f64180aa3",
+        eth_usd_feed="0x" + "55" * 20, tokens=parse_tokens(f"USDC:{'0x' + '11' * 20}:6,USDT:{'0x' + '22' * 20}:6"))
+    client = create_app(app.config["TILLPOINT"].with_overrides(CHAIN=chain)).test_client()
+    receipt = client.post("/api/orders", json=CA_COFFEE, headers=shop.headers).json["receipt"]
+    assert [q["token"] for q in receipt["quotes"]] == ["USDC", "USDT"], "ETH is not offered without a price"
+    usdc = receipt["quotes"][0]
+    assert usdc["amount"] == "12650000" and usdc["amountDisplay"] == "12.65"
+    assert receipt["depositAddress"] == deposit_address(chain.factory, shop.merchant.split_address, receipt["receiptId"])
+    assert usdc["uri"] == erc20_uri("0x" + "11" * 20, 31337, receipt["depositAddress"], 12650000)
+    assert usdc["expiresAt"] == receipt["expiresAt"] and receipt["chainId"] == 31337

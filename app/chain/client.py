@@ -1,0 +1,59 @@
+"""JSON-RPC access: a web3 client that retries refused connections, and raw feed reads."""
+from __future__ import annotations
+
+import functools
+import logging
+
+import requests
+from eth_abi import decode
+from web3 import HTTPProvider, Web3
+from web3.exceptions import Web3Exception
+from web3.providers.rpc.utils import ExceptionRetryConfiguration
+
+from app.chain.quotes import EthPrice
+from app.chain.settings import ChainSettings
+
+logger = logging.getLogger(__name__)
+
+LATEST_ROUND_DATA = "0xfeaf968c"
+DECIMALS = "0x313ce567"
+# web3's default retry misses requests.ConnectionError (not a builtin ConnectionError subclass).
+RETRYABLE = (ConnectionError, requests.ConnectionError, requests.HTTPError, requests.Timeout)
+
+READ_METHODS = ["eth_chainId", "eth_blockNumber", "eth_getBlockByNumber", "eth_getBlockByHash", "eth_getLogs",
+                "eth_getBalance", "eth_call", "eth_getTransactionReceipt", "eth_getTransactionByHash",
+                "eth_getCode", "eth_getTransactionCount", "eth_estimateGas", "eth_gasPrice", "eth_feeHistory",
+                "eth_maxPriorityFeePerGas"]
+
+
+def make_web3(rpc_url: str, timeout: float = 10, retries: int = 3) -> Web3:
+    """Return a Web3 on rpc_url that retries connection failures with backoff (sends are never retried)."""
+    retry = ExceptionRetryConfiguration(errors=RETRYABLE, retries=retries, backoff_factor=0.1,
+                                        method_allowlist=READ_METHODS) if retries else None
+    provider = HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}, exception_retry_configuration=retry)
+    return Web3(provider)
+
+
+def read_eth_price(w3: Web3, feed: str) -> EthPrice | None:
+    """Return the feed's latest answer, or None when the RPC or the feed cannot be read."""
+    try:
+        decimals = decode(["uint8"], w3.eth.call({"to": feed, "data": DECIMALS}))[0]
+        _, answer, _, updated_at, _ = decode(["uint80", "int256", "uint256", "uint256", "uint80"],
+                                             w3.eth.call({"to": feed, "data": LATEST_ROUND_DATA}))
+    except (Web3Exception, requests.RequestException, ValueError, OverflowError) as exc:
+        logger.warning("eth price unavailable feed=%s error=%s", feed, exc)
+        return None
+    return EthPrice(answer, decimals, updated_at)
+
+
+def eth_price_reader(chain: ChainSettings):
+    """Return a callable reading the ETH/USD feed once, quickly; it gives None without RPC or feed."""
+    if not (chain.rpc_url and chain.eth_usd_feed):
+        return lambda: None
+    return lambda: read_eth_price(order_time_web3(chain.rpc_url), chain.eth_usd_feed)
+
+
+@functools.lru_cache(maxsize=4)
+def order_time_web3(rpc_url: str) -> Web3:
+    """Return a shared Web3 for reads during a request: short timeout, no retries (the order must not wait)."""
+    return make_web3(rpc_url, timeout=2, retries=0)
