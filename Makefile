@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench install clean
+.PHONY: demo test bench contracts install clean
 
 $(STAMP): pyproject.toml
 	@echo "Installing into $(VENV) (first run only)…"
@@ -16,14 +16,21 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-demo: $(STAMP)
+demo: $(STAMP) node_modules
 	@$(VENV)/bin/tillpoint dev
 
-test: $(STAMP)
+test: $(STAMP) node_modules
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(PY) bench/orders.py
+
+contracts: $(STAMP) node_modules
+	$(PY) contracts_abi/build.py
+
+node_modules: package-lock.json
+	npm ci --no-audit --no-fund
+	@touch node_modules
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .hypothesis

@@ -81,4 +81,5 @@ def chain_from_env(env) -> ChainSettings:
         eth_usd_feed=checksum_or_empty(env.get("ETH_USD_FEED", "")),
         price_max_age_seconds=int(env.get("PRICE_MAX_AGE", "3600")),
         tokens=parse_tokens(env.get("TOKENS", "")),
+        start_block=int(env["START_BLOCK"]) if env.get("START_BLOCK") else None,
     )

@@ -175,6 +175,7 @@ class Order(Base):
     deposit_address: Mapped[str | None] = mapped_column(String(42), unique=True)
 
     quotes: Mapped[list[Quote]] = relationship(order_by="Quote.id", cascade="all, delete-orphan")
+    payments: Mapped[list[Payment]] = relationship(order_by="Payment.id", viewonly=True)
 
     history: Mapped[list[OrderStatusChange]] = relationship(
         order_by="OrderStatusChange.id", cascade="all, delete-orphan"
@@ -221,3 +222,46 @@ class IdempotencyRecord(Base):
     request_hash: Mapped[str] = mapped_column(String(64))
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Payment(Base):
+    """A transfer to an order's deposit address, seen on chain; unique by (chain, tx hash, log index)."""
+
+    __tablename__ = "payments"
+    __table_args__ = (UniqueConstraint("chain_id", "tx_hash", "log_index"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    chain_id: Mapped[int] = mapped_column(Integer)
+    tx_hash: Mapped[str] = mapped_column(String(66))
+    log_index: Mapped[int] = mapped_column(Integer)  # -1 for a native ETH transaction
+    block_number: Mapped[int] = mapped_column(BigInteger, index=True)
+    block_hash: Mapped[str] = mapped_column(String(66))
+    block_time: Mapped[datetime] = mapped_column(UTCDateTime)
+    symbol: Mapped[str] = mapped_column(String(16))
+    token_address: Mapped[str | None] = mapped_column(String(42))
+    from_address: Mapped[str] = mapped_column(String(42))
+    amount_base_units: Mapped[int] = mapped_column(BaseUnits)
+    usd_cents: Mapped[int] = mapped_column(BigInteger)
+    late: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ChainBlock(Base):
+    """The hash of a block the watcher processed, kept to notice reorgs."""
+
+    __tablename__ = "chain_blocks"
+
+    chain_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    hash: Mapped[str] = mapped_column(String(66))
+
+
+class ChainCursor(Base):
+    """The last block the watcher processed completely; moved in the same transaction as its payments."""
+
+    __tablename__ = "chain_cursors"
+
+    chain_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    block_number: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

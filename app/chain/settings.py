@@ -29,6 +29,7 @@ class ChainSettings:
     eth_usd_feed: str = ""
     price_max_age_seconds: int = 3600
     tokens: tuple[Token, ...] = field(default_factory=tuple)
+    start_block: int | None = None  # where a watcher with no cursor yet starts; None = the current head
 
     @property
     def enabled(self) -> bool:

@@ -1,0 +1,169 @@
+"""The chain watcher (DESIGN.md §7): from its cursor to head, in chunks, reorg-aware, exactly once.
+
+Each tick reads the chain first (no DB transaction open), then writes payments, block hashes, the
+cursor and the resulting statuses in one transaction. A failure anywhere leaves the cursor where it
+was, so no block is ever skipped.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+from eth_utils import to_checksum_address
+from hexbytes import HexBytes
+from sqlalchemy import select
+from web3 import Web3
+
+from app.chain import reorg
+from app.chain.settings import ETH, ChainSettings
+from app.extensions import db
+from app.models import ChainBlock, ChainCursor, Order, Payment, utcnow
+from app.services import payments
+from app.services.payments import Transfer
+
+logger = logging.getLogger(__name__)
+
+TRANSFER_TOPIC = "0x" + Web3.keccak(text="Transfer(address,address,uint256)").hex().removeprefix("0x")
+ADDRESS_CHUNK = 200
+
+
+@dataclass
+class Watcher:
+    w3: Web3
+    chain: ChainSettings
+    monitor_window: timedelta = timedelta(hours=24)
+    max_chunk: int = 200
+    chunk: int = field(default=0)
+
+    def __post_init__(self) -> None:
+        self.chunk = self.chunk or self.max_chunk
+
+    def tick(self, now: datetime | None = None) -> int:
+        """Process the next chunk of blocks; return how many. Raises on RPC failure (cursor unchanged)."""
+        head = self.w3.eth.block_number
+        cursor = self._cursor(head)
+        fork = reorg.find_fork(self.w3, self.chain.chain_id, cursor)
+        rolled_back = reorg.rollback(self.chain.chain_id, fork) if fork is not None else set()
+        cursor = fork if fork is not None else cursor
+        end = max(cursor, min(head, cursor + self.chunk))
+        blocks = self._blocks(cursor + 1, end) if end > cursor else []
+        watched = self._watched_orders(now or utcnow())
+        transfers = self._token_transfers(cursor + 1, end, watched) + self._native_transfers(blocks, watched)
+        self._commit(head, end, blocks, transfers, watched, rolled_back, now or utcnow())
+        return len(blocks)
+
+    def run(self, stop=lambda: False, idle_seconds: float = 1.0) -> None:
+        """Tick until stop() is true, backing off and shrinking the chunk on RPC failures."""
+        backoff = 0.5
+        while not stop():
+            try:
+                processed = self.tick()
+                backoff, self.chunk = 0.5, min(self.max_chunk, self.chunk * 2)
+                if processed == 0:
+                    time.sleep(idle_seconds)
+            except Exception:  # noqa: BLE001 - any RPC/DB failure: log, keep the cursor, retry
+                db.session.rollback()
+                self.chunk = max(1, self.chunk // 2)
+                logger.exception("watcher tick failed chunk=%d retry_in=%.1fs", self.chunk, backoff)
+                time.sleep(backoff)
+                backoff = min(backoff * 2, 30)
+
+    def _cursor(self, head: int) -> int:
+        cursor = db.session.get(ChainCursor, self.chain.chain_id)
+        if cursor is None:
+            return self.chain.start_block if self.chain.start_block is not None else head
+        return cursor.block_number
+
+    def _blocks(self, first: int, last: int) -> list:
+        with self.w3.batch_requests() as batch:
+            for number in range(first, last + 1):
+                batch.add(self.w3.eth.get_block(number, full_transactions=True))
+            blocks = batch.execute()
+        reorg.check_continuity(self.chain.chain_id, first - 1, blocks)
+        return blocks
+
+    def _watched_orders(self, now: datetime) -> dict[str, Order]:
+        """Return orders whose deposit address may still receive funds, by lowercase address."""
+        since = now - self.monitor_window - timedelta(days=1)
+        orders = db.session.scalars(select(Order).where(
+            Order.chain_id == self.chain.chain_id, Order.deposit_address.is_not(None),
+            Order.status.in_([s.value for s in payments.WATCHED]), Order.created_at >= since)).all()
+        return {order.deposit_address.lower(): order for order in orders}
+
+    def _token_transfers(self, first: int, last: int, watched: dict[str, Order]) -> list[Transfer]:
+        if last < first or not watched or not self.chain.tokens:
+            return []
+        by_address = {t.address.lower(): t for t in self.chain.tokens}
+        topics = ["0x" + "00" * 12 + a.removeprefix("0x") for a in watched]
+        logs = []
+        for i in range(0, len(topics), ADDRESS_CHUNK):
+            logs += self.w3.eth.get_logs({"fromBlock": first, "toBlock": last, "address": list(
+                t.address for t in self.chain.tokens), "topics": [TRANSFER_TOPIC, None, topics[i:i + ADDRESS_CHUNK]]})
+        times = self._block_times(sorted({log["blockNumber"] for log in logs}))
+        return [Transfer(tx_hash=_hex(log["transactionHash"]), log_index=log["logIndex"],
+                         block_number=log["blockNumber"], block_hash=_hex(log["blockHash"]),
+                         block_time=times[log["blockNumber"]], symbol=by_address[log["address"].lower()].symbol,
+                         token_address=to_checksum_address(log["address"]),
+                         from_address=_topic_address(log["topics"][1]), to_address=_topic_address(log["topics"][2]),
+                         amount_base_units=int.from_bytes(HexBytes(log["data"]), "big"))
+                for log in logs if log["address"].lower() in by_address and len(log["topics"]) == 3]
+
+    def _native_transfers(self, blocks: list, watched: dict[str, Order]) -> list[Transfer]:
+        candidates = [(block, tx) for block in blocks for tx in block["transactions"]
+                      if tx["to"] and tx["to"].lower() in watched and tx["value"] > 0]
+        transfers = []
+        for block, tx in candidates:
+            if self.w3.eth.get_transaction_receipt(tx["hash"])["status"] != 1:
+                continue  # a failed send moved no value
+            transfers.append(Transfer(tx_hash=_hex(tx["hash"]), log_index=-1, block_number=block["number"],
+                                      block_hash=_hex(block["hash"]), block_time=_time(block["timestamp"]),
+                                      symbol=ETH, token_address=None, from_address=to_checksum_address(tx["from"]),
+                                      to_address=to_checksum_address(tx["to"]), amount_base_units=tx["value"]))
+        return transfers
+
+    def _block_times(self, numbers: list[int]) -> dict[int, datetime]:
+        return {n: _time(self.w3.eth.get_block(n)["timestamp"]) for n in numbers}
+
+    def _commit(self, head: int, end: int, blocks: list, transfers: list[Transfer], watched: dict[str, Order],
+                touched: set[int], now: datetime) -> None:
+        for transfer in transfers:
+            order = payments.lock_order(watched[transfer.to_address.lower()].id)
+            if payments.record_transfer(order, self.chain.chain_id, transfer):
+                touched.add(order.id)
+        for block in blocks:
+            db.session.merge(ChainBlock(chain_id=self.chain.chain_id, number=block["number"], hash=_hex(block["hash"])))
+        self._move_cursor(end)
+        touched |= self._orders_awaiting_confirmations(head)
+        for order_id in sorted(touched):
+            payments.refresh_status(payments.lock_order(order_id), head, self.chain.confirmations)
+        payments.expire_overdue(now)
+        reorg.prune(self.chain.chain_id, end)
+        db.session.commit()
+
+    def _move_cursor(self, end: int) -> None:
+        cursor = db.session.get(ChainCursor, self.chain.chain_id, with_for_update=True)
+        if cursor is None:
+            db.session.add(ChainCursor(chain_id=self.chain.chain_id, block_number=end))
+        else:
+            cursor.block_number = end
+
+    def _orders_awaiting_confirmations(self, head: int) -> set[int]:
+        since = head - self.chain.confirmations
+        return set(db.session.scalars(select(Payment.order_id).join(Order).where(
+            Payment.chain_id == self.chain.chain_id, Payment.block_number > since,
+            Order.status.in_([s.value for s in payments.WATCHED]))).all()) | set(db.session.scalars(
+            select(Order.id).where(Order.status == "pending", Order.chain_id == self.chain.chain_id)).all())
+
+
+def _hex(value) -> str:
+    return "0x" + HexBytes(value).hex().removeprefix("0x")
+
+
+def _topic_address(topic) -> str:
+    return to_checksum_address(HexBytes(topic)[-20:])
+
+
+def _time(timestamp: int) -> datetime:
+    return datetime.fromtimestamp(timestamp, tz=timezone.utc)
