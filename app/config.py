@@ -82,4 +82,8 @@ def chain_from_env(env) -> ChainSettings:
         price_max_age_seconds=int(env.get("PRICE_MAX_AGE", "3600")),
         tokens=parse_tokens(env.get("TOKENS", "")),
         start_block=int(env["START_BLOCK"]) if env.get("START_BLOCK") else None,
+        platform_payee=checksum_or_empty(env.get("PLATFORM_PAYEE", "")),
+        platform_share_bps=int(env.get("PLATFORM_SHARE_BPS", "100")),
+        operator_key=env.get("OPERATOR_PRIVATE_KEY", ""),
+        monitor_window_seconds=int(env.get("MONITOR_WINDOW", str(24 * 3600))),
     )

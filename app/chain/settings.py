@@ -30,6 +30,11 @@ class ChainSettings:
     price_max_age_seconds: int = 3600
     tokens: tuple[Token, ...] = field(default_factory=tuple)
     start_block: int | None = None  # where a watcher with no cursor yet starts; None = the current head
+    platform_payee: str = ""
+    platform_share_bps: int = 100
+    # Private key that deploys splits and (later) sends settlements; never logged, never in a response.
+    operator_key: str = field(default="", repr=False)
+    monitor_window_seconds: int = 24 * 3600
 
     @property
     def enabled(self) -> bool:
