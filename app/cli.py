@@ -131,25 +131,49 @@ def serve(host: str, port: int, workers: int) -> None:
 
 
 @main.command()
+def watch() -> None:
+    """Follow the chain: record payments to deposit addresses and move orders (one active per chain)."""
+    import signal
+
+    from app.chain.runner import run_watcher
+
+    config = Config.from_env()
+    if not config.CHAIN.rpc_url:
+        raise click.UsageError("RPC_URL is not set")
+    stopping = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+    app = create_app(config)
+    with app.app_context():
+        try:
+            run_watcher(config, stop=lambda: bool(stopping))
+        except KeyboardInterrupt:
+            pass
+
+
+@main.command()
 @click.option("--port", default=8000, type=int, help="preferred port; a free one is used if it is taken")
 def dev(port: int) -> None:
-    """Run the whole product locally: migrate, seed the demo merchant, print its key, serve."""
-    from app import demo, migrate
-    from app.server import run_gunicorn
+    """Run the whole product locally: dev chain, contracts, demo merchant, server and watcher."""
+    from app import devstack
 
-    config = Config.from_env().with_overrides(ENV="development")
-    migrate.upgrade(config.database_url())
-    secret = demo.seed(config)
-    port = port if port and port_is_free(port) else free_port()
-    click.echo(f"Server: http://127.0.0.1:{port}")
-    click.echo(f"API key: {secret}")
-    click.echo(f"Merchant wallet: {demo.WALLET}")
-    click.echo(f"Try: curl -X POST http://127.0.0.1:{port}/api/orders -H 'Content-Type: application/json' "
-               f"-H 'Ocp-Apim-Subscription-Key: {secret}' "
-               "-d '{\"items\":[{\"sku\":\"COFFEE-001\",\"qty\":2},{\"sku\":\"PASTRY-001\",\"qty\":1}],"
-               "\"jurisdictionCode\":\"US-CA\"}'", )
-    sys.stdout.flush()
-    run_gunicorn("127.0.0.1", port, workers=2)
+    devstack.run(port if port and port_is_free(port) else free_port())
+
+
+@main.command("simulate-payment")
+@click.argument("receipt_id")
+@click.option("--token", default="USDC", help="a token the order was quoted in")
+@click.option("--amount", type=int, default=None, help="base units (default: exactly the quote)")
+@click.option("--json", "as_json", is_flag=True)
+def simulate_payment(receipt_id: str, token: str, amount: int | None, as_json: bool) -> None:
+    """Pay an order on the dev chain from the demo shopper's account (reads instance/dev.env)."""
+    from app import devstack
+
+    try:
+        sent = devstack.simulate_payment(receipt_id, token, amount)
+    except ApiError as error:
+        emit(as_json, error.to_dict(), f"error: {error.message}")
+        sys.exit(2)
+    emit(as_json, sent, f"sent {sent['amount']} {sent['token']} to {sent['to']} in {sent['txHash']}")
 
 
 def port_is_free(port: int) -> bool:

@@ -87,3 +87,18 @@ def chain_from_env(env) -> ChainSettings:
         operator_key=env.get("OPERATOR_PRIVATE_KEY", ""),
         monitor_window_seconds=int(env.get("MONITOR_WINDOW", str(24 * 3600))),
     )
+
+
+def child_environment(overrides: dict[str, str]) -> dict[str, str]:
+    """Return this process's environment with overrides, for the processes `tillpoint dev` starts."""
+    return {**os.environ, **overrides}
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """Return KEY=VALUE pairs of a file `tillpoint dev` wrote (blank lines and # comments skipped)."""
+    pairs = {}
+    for line in path.read_text().splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            key, _, value = line.partition("=")
+            pairs[key.strip()] = value.strip()
+    return pairs

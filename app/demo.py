@@ -8,8 +8,6 @@ from app.config import Config
 from app.services import inventory, keys, shops
 
 WALLET = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"  # anvil dev account #1
-# Placeholder split until the on-chain issue deploys a real one on the dev chain (anvil dev account #2).
-SPLIT = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"
 ITEMS = [
     ("COFFEE-001", "Espresso", "3.50", True),
     ("PASTRY-001", "Croissant", "4.50", True),
@@ -31,13 +29,13 @@ JURISDICTIONS = [
 ]
 
 
-def seed(config: Config) -> str:
-    """Create the demo merchant once (inventory, tax, split) and return a fresh all-scope key secret."""
+def seed(config: Config, split: str) -> str:
+    """Create the demo merchant once (inventory, tax, its split) and return a fresh all-scope key secret."""
     app = create_app(config)
     with app.app_context():
         merchant = shops.find_merchant(WALLET)
         if merchant is None:
-            merchant = shops.create_merchant(WALLET, "My Coffee Shop", SPLIT)
+            merchant = shops.create_merchant(WALLET, "My Coffee Shop", split)
             for sku, name, price, taxable in ITEMS:
                 inventory.create_item(merchant, {"sku": sku, "name": name, "taxable": taxable,
                                                  "price_cents": int(Decimal(price) * 100)})

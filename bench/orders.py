@@ -34,6 +34,11 @@ DB_NAME = "tillpoint_bench"
 DB_URL = f"postgresql+psycopg://postgres@127.0.0.1:5432/{DB_NAME}"
 BODY = '{"items":[{"sku":"COFFEE-001","qty":2},{"sku":"PASTRY-001","qty":1}],"jurisdictionCode":"US-CA"}'
 CLIENTS = 50
+SPLIT = "0x" + "51" * 20
+# Deposit addresses and stablecoin quotes are computed offline on every order; no RPC, so no ETH quote.
+CHAIN_OFFLINE = {"DEPOSIT_FACTORY": "0x5FbDB2315678afecb367f032d93F642f64180aa3",
+                 "TOKENS": "USDC:0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512:6,"
+                           "USDT:0x9fE46736679d2D9a65F0992F68e72f53B13A3F47:6"}
 GUNICORN = ["--workers", "2", "--worker-class", "gthread", "--threads", "4", "--bind"]
 
 
@@ -52,7 +57,7 @@ def prepare_database() -> str:
     from app.migrate import upgrade
 
     upgrade(DB_URL)
-    return seed(Config.from_env({"DATABASE_URL": DB_URL, "TILLPOINT_INSTANCE": "/tmp/tp-bench"}))
+    return seed(Config.from_env({"DATABASE_URL": DB_URL, "TILLPOINT_INSTANCE": "/tmp/tp-bench"}), split=SPLIT)
 
 
 def count_orders() -> int:
@@ -73,7 +78,8 @@ def free_port() -> int:
 def start_server(target: str, chdir: Path, log: Path) -> tuple[subprocess.Popen, int]:
     """Start gunicorn serving target from chdir on a free port; stderr goes to log."""
     port = free_port()
-    env = dict(os.environ, DATABASE_URL=DB_URL, TILLPOINT_INSTANCE="/tmp/tp-bench", PYTHONDONTWRITEBYTECODE="1")
+    env = dict(os.environ, DATABASE_URL=DB_URL, TILLPOINT_INSTANCE="/tmp/tp-bench", PYTHONDONTWRITEBYTECODE="1",
+               **CHAIN_OFFLINE)
     cmd = [sys.executable, "-m", "gunicorn", *GUNICORN, f"127.0.0.1:{port}", "--chdir", str(chdir), target]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=log.open("w"))
     return proc, port

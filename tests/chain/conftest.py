@@ -1,78 +1,29 @@
 """Chain fixtures: one real anvil per session, contracts deployed once, state reverted after every test."""
 from __future__ import annotations
 
-import ctypes
-import re
-import signal
-import subprocess
-import threading
-import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
-import requests
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import HTTPProvider, Web3
 
+from app.chain import devchain
 from app.chain.contracts import load_artifact
 
-ROOT = Path(__file__).resolve().parents[2]
 MNEMONIC = "test test test test test test test test test test test junk"
 Account.enable_unaudited_hdwallet_features()
 
 
-def anvil_binary() -> Path:
-    """Return the platform anvil binary installed by npm (not the node wrapper in node_modules/.bin)."""
-    found = sorted(ROOT.glob("node_modules/@foundry-rs/anvil-*/bin/anvil*"))
-    if not found:
-        pytest.fail("anvil not found under node_modules/@foundry-rs/anvil-*/bin: run `npm ci` in the repo root")
-    return found[0]
-
-
-def _die_with_parent() -> None:
-    """In the child: get SIGTERM when pytest dies, even by SIGKILL (Linux PR_SET_PDEATHSIG)."""
-    try:
-        ctypes.CDLL("libc.so.6").prctl(1, signal.SIGTERM)
-    except OSError:
-        pass
-
-
 @pytest.fixture(scope="session")
 def anvil_url():
-    """Start anvil on a free loopback port (read from its banner); yield its HTTP URL; stop it."""
-    proc = subprocess.Popen(
-        [str(anvil_binary()), "--host", "127.0.0.1", "--port", "0", "--slots-in-an-epoch", "1"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, preexec_fn=_die_with_parent,
-    )
-    url, banner = None, []
-    for line in proc.stdout:
-        banner.append(line)
-        if m := re.search(r"Listening on (\S+):(\d+)", line):
-            url = f"http://{m[1]}:{m[2]}"
-            break
-    if url is None:
-        proc.wait(5)
-        pytest.fail("anvil exited before listening:\n" + "".join(banner[-20:]))
-    threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True).start()  # keep the pipe drained
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            requests.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}, timeout=1)
-            break
-        except requests.ConnectionError:
-            if time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail(f"anvil at {url} did not answer")
-            time.sleep(0.02)
-    yield url
-    proc.terminate()
+    """Start anvil on a free loopback port (fails, never skips, without `npm ci`); yield its URL; stop it."""
     try:
-        proc.wait(5)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+        proc, url = devchain.start_anvil("--slots-in-an-epoch", "1")
+    except devchain.DevChainError as error:
+        pytest.fail(str(error))
+    yield url
+    devchain.stop(proc)
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,9 @@ from web3.logs import DISCARD
 from app.chain import deposits
 from app.chain.contracts import load_artifact
 
-from .conftest import ROOT, deploy, transact, wait
+from app.chain.devchain import ROOT
+
+from .conftest import deploy, transact, wait
 
 ETH = "0x0000000000000000000000000000000000000000"
 # EIP-1167 minimal proxy: creation code = PREFIX + implementation + SUFFIX (as in OZ 4.9.6 Clones.sol).

@@ -19,10 +19,17 @@ TILLPOINT = Path(sys.executable).with_name("tillpoint")
 
 
 @pytest.fixture
-def demo(tmp_path):
-    env = {**os.environ, "TILLPOINT_INSTANCE": str(tmp_path), "DATABASE_URL": f"sqlite:///{tmp_path / 'demo.db'}"}
+def demo_env(tmp_path) -> dict:
+    env = {**os.environ, "TILLPOINT_INSTANCE": str(tmp_path)}
+    env.pop("DATABASE_URL", None)  # the demo's own SQLite file, as on a fresh machine
+    env.pop("REDIS_URL", None)
+    return env
+
+
+@pytest.fixture
+def demo(demo_env):
     proc = subprocess.Popen([str(TILLPOINT), "dev", "--port", "0"], stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True, env=env, start_new_session=True)
+                            stderr=subprocess.DEVNULL, text=True, env=demo_env, start_new_session=True)
     found = {}
     for line in proc.stdout:
         if match := re.match(r"(Server|API key): (\S+)", line):
@@ -46,10 +53,22 @@ def call(url: str, key: str, body: dict | None = None) -> dict:
     raise AssertionError("server never answered")
 
 
-def test_demo_prints_server_and_key_and_takes_the_reference_order(demo):
+def test_demo_takes_the_reference_order_and_the_watcher_sees_it_paid(demo, demo_env):
     assert demo["Server"].startswith("http://127.0.0.1:")
     body = {"items": [{"sku": "COFFEE-001", "qty": 2}, {"sku": "PASTRY-001", "qty": 1}], "jurisdictionCode": "US-CA"}
     receipt = call(demo["Server"] + "/api/orders", demo["API key"], body)["receipt"]
     assert [line["label"] for line in receipt["lineItems"]] == ["Espresso", "Croissant", "Tax", "Processing Fee"]
     assert receipt["totalUsd"] == Decimal("12.65")  # 11.50 + tax 1.09 + fee 0.06
     assert receipt["paymentUrl"].startswith(demo["Server"] + "/pay/R-")
+    assert {q["token"] for q in receipt["quotes"]} == {"USDC", "USDT", "ETH"}
+
+    paid = subprocess.run([str(TILLPOINT), "simulate-payment", receipt["receiptId"], "--token", "ETH", "--json"],
+                          env=demo_env, capture_output=True, text=True, timeout=60)
+    assert paid.returncode == 0 and json.loads(paid.stdout)["status"] == 1, paid.stderr
+    url = f"{demo['Server']}/api/receipts/{receipt['receiptId']}"
+    for _ in range(150):  # blocks come every second; two confirmations make it paid
+        status = call(url, demo["API key"])["receipt"]["status"]
+        if status == "paid":
+            break
+        time.sleep(0.1)
+    assert status == "paid"

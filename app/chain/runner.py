@@ -1,0 +1,68 @@
+"""`tillpoint watch`: one active watcher per chain, the others standing by on a Redis lock."""
+from __future__ import annotations
+
+import logging
+import time
+from datetime import timedelta
+
+import redis
+
+from app.chain.client import make_web3
+from app.chain.watcher import Watcher
+from app.config import Config
+
+logger = logging.getLogger(__name__)
+
+LOCK_SECONDS = 60  # longer than the watcher's longest backoff, renewed after every tick
+STANDBY_SECONDS = 5
+
+
+def lock_name(chain_id: int) -> str:
+    """Return the Redis key that elects the active watcher of a chain."""
+    return f"tillpoint:watcher:{chain_id}"
+
+
+def run_watcher(config: Config, stop=lambda: False) -> None:
+    """Watch config's chain until stop() is true; with REDIS_URL only while holding the chain's lock."""
+    chain = config.CHAIN
+    watcher = Watcher(make_web3(chain.rpc_url), chain,
+                      monitor_window=timedelta(seconds=chain.monitor_window_seconds))
+    if not config.REDIS_URL:
+        logger.warning("REDIS_URL is not set: nothing stops a second watcher; run exactly one per chain")
+        watcher.run(stop)
+        return
+    lock = redis.Redis.from_url(config.REDIS_URL).lock(lock_name(chain.chain_id), timeout=LOCK_SECONDS)
+    while not stop():
+        if not _acquire(lock):
+            time.sleep(STANDBY_SECONDS)
+            continue
+        logger.info("watcher active chain=%d", chain.chain_id)
+        try:
+            watcher.run(lambda: stop() or not _renew(lock))
+        finally:
+            _release(lock)
+
+
+def _acquire(lock) -> bool:
+    try:
+        return lock.acquire(blocking=False)
+    except redis.RedisError:
+        logger.warning("redis unavailable: watcher standing by", exc_info=True)
+        return False
+
+
+def _renew(lock) -> bool:
+    """Return True while this process still owns the lock (its lifetime extended)."""
+    try:
+        lock.reacquire()
+        return True
+    except (redis.RedisError, redis.exceptions.LockError):
+        logger.warning("watcher lost its lock: standing by")
+        return False
+
+
+def _release(lock) -> None:
+    try:
+        lock.release()
+    except (redis.RedisError, redis.exceptions.LockError):
+        logger.info("watcher lock already gone")

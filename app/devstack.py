@@ -1,0 +1,104 @@
+"""`tillpoint dev`: anvil with our contracts, the demo merchant, the API server and the watcher, together."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import click
+from eth_account import Account
+from sqlalchemy import select
+from web3 import Web3
+
+from app import create_app, demo, migrate
+from app.chain import devchain
+from app.config import Config, child_environment, read_env_file
+from app.errors import InvalidInput, NotFound
+from app.extensions import db
+
+DEV_ENV_FILE = "dev.env"
+
+
+def operator_account():
+    """Return anvil's dev account 0 (platform payee and operator) with its private key."""
+    Account.enable_unaudited_hdwallet_features()
+    return Account.from_mnemonic(devchain.DEV_MNEMONIC, account_path="m/44'/60'/0'/0/0")
+
+
+def run(port: int) -> None:
+    """Start everything, print the URL and key, and supervise until Ctrl-C or a child exits."""
+    base = Config.from_env()
+    instance = Path(base.INSTANCE_PATH)
+    instance.mkdir(parents=True, exist_ok=True)
+    anvil, url = devchain.start_anvil("--block-time", "1")
+    children = [anvil]
+    try:
+        settings = _dev_settings(url, base, instance)
+        config = Config.from_env(child_environment(settings))
+        migrate.upgrade(config.database_url())
+        secret = demo.seed(config, split=settings["DEMO_SPLIT"])
+        click.echo(f"Server: http://127.0.0.1:{port}")
+        click.echo(f"API key: {secret}")
+        click.echo(f"Merchant wallet: {demo.WALLET}   Dev chain: {url} (chain id 31337)")
+        click.echo("Pay an order: .venv/bin/tillpoint simulate-payment <receiptId> [--token USDC|USDT|ETH]")
+        sys.stdout.flush()
+        env = child_environment(settings)
+        children.append(subprocess.Popen([_tillpoint(), "watch"], env=env))
+        children.append(subprocess.Popen([_tillpoint(), "serve", "--port", str(port)], env=env))
+        while all(child.poll() is None for child in children):
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for child in reversed(children):
+            devchain.stop(child)
+
+
+def _dev_settings(url: str, base: Config, instance: Path) -> dict[str, str]:
+    """Deploy the dev contracts, and write the settings to instance/dev.env for simulate-payment."""
+    contracts = devchain.deploy_dev_contracts(Web3(Web3.HTTPProvider(url)))
+    operator = operator_account()
+    settings = devchain.dev_settings(url, contracts, operator.address, operator.key.to_0x_hex())
+    if not base.DATABASE_URL:  # a fresh chain every run, so a fresh demo database too
+        (instance / "demo.db").unlink(missing_ok=True)
+        settings["DATABASE_URL"] = f"sqlite:///{instance / 'demo.db'}"
+    settings["DEMO_SPLIT"] = contracts.split
+    (instance / DEV_ENV_FILE).write_text("".join(f"{k}={v}\n" for k, v in settings.items()))
+    return settings
+
+
+def _tillpoint() -> str:
+    return str(Path(sys.executable).with_name("tillpoint"))
+
+
+def simulate_payment(receipt_id: str, token: str, amount: int | None) -> dict:
+    """Send the order's quoted amount (or amount) of token from the dev shopper; return the transfer."""
+    from app.models import Order
+
+    base = Config.from_env()
+    env_file = Path(base.INSTANCE_PATH) / DEV_ENV_FILE
+    if not env_file.exists():
+        raise NotFound(f"{env_file} not found: start `tillpoint dev` first")
+    config = Config.from_env(child_environment(read_env_file(env_file)))
+    with create_app(config).app_context():
+        order = db.session.scalar(select(Order).where(Order.receipt_id == receipt_id))
+        if order is None:
+            raise NotFound(f"No receipt {receipt_id}")
+        quote = next((q for q in order.quotes if q.symbol == token), None)
+        if quote is None:
+            raise InvalidInput(f"{receipt_id} has no {token} quote; it has {[q.symbol for q in order.quotes]}")
+        return _send(config, order.deposit_address, quote, amount or quote.amount_base_units)
+
+
+def _send(config: Config, to: str, quote, amount: int) -> dict:
+    w3 = Web3(Web3.HTTPProvider(config.CHAIN.rpc_url))
+    shopper = w3.eth.accounts[devchain.SHOPPER]
+    if quote.token_address is None:
+        tx = w3.eth.send_transaction({"from": shopper, "to": to, "value": amount, "gas": 21_000})
+    else:
+        erc20 = w3.eth.contract(address=quote.token_address, abi=devchain.load_artifact("MockERC20")["abi"])
+        tx = erc20.functions.transfer(to, amount).transact({"from": shopper})
+    receipt = w3.eth.wait_for_transaction_receipt(tx, timeout=30, poll_latency=0.1)
+    return {"txHash": receipt.transactionHash.to_0x_hex(), "token": quote.symbol, "amount": str(amount), "to": to,
+            "status": receipt.status}
