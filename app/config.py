@@ -86,6 +86,7 @@ def chain_from_env(env) -> ChainSettings:
         platform_share_bps=int(env.get("PLATFORM_SHARE_BPS", "100")),
         operator_key=env.get("OPERATOR_PRIVATE_KEY", ""),
         monitor_window_seconds=int(env.get("MONITOR_WINDOW", str(24 * 3600))),
+        watch_chunk=int(env.get("WATCH_CHUNK", "200")),
     )
 
 

@@ -22,10 +22,10 @@ def lock_name(chain_id: int) -> str:
     return f"tillpoint:watcher:{chain_id}"
 
 
-def run_watcher(config: Config, stop=lambda: False) -> None:
+def run_watcher(config: Config, stop=lambda: False, standby_seconds: float = STANDBY_SECONDS) -> None:
     """Watch config's chain until stop() is true; with REDIS_URL only while holding the chain's lock."""
     chain = config.CHAIN
-    watcher = Watcher(make_web3(chain.rpc_url), chain,
+    watcher = Watcher(make_web3(chain.rpc_url), chain, max_chunk=chain.watch_chunk,
                       monitor_window=timedelta(seconds=chain.monitor_window_seconds))
     if not config.REDIS_URL:
         logger.warning("REDIS_URL is not set: nothing stops a second watcher; run exactly one per chain")
@@ -34,7 +34,7 @@ def run_watcher(config: Config, stop=lambda: False) -> None:
     lock = redis.Redis.from_url(config.REDIS_URL).lock(lock_name(chain.chain_id), timeout=LOCK_SECONDS)
     while not stop():
         if not _acquire(lock):
-            time.sleep(STANDBY_SECONDS)
+            time.sleep(standby_seconds)
             continue
         logger.info("watcher active chain=%d", chain.chain_id)
         try:

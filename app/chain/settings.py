@@ -35,6 +35,7 @@ class ChainSettings:
     # Private key that deploys splits and (later) sends settlements; never logged, never in a response.
     operator_key: str = field(default="", repr=False)
     monitor_window_seconds: int = 24 * 3600
+    watch_chunk: int = 200  # most blocks a watcher tick reads at once
 
     @property
     def enabled(self) -> bool:

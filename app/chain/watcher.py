@@ -85,11 +85,11 @@ class Watcher:
         return blocks
 
     def _watched_orders(self, now: datetime) -> dict[str, Order]:
-        """Return orders whose deposit address may still receive funds, by lowercase address."""
-        since = now - self.monitor_window - timedelta(days=1)
+        """Return orders whose deposit address may still be paid (quote valid or expired within the window)."""
         orders = db.session.scalars(select(Order).where(
             Order.chain_id == self.chain.chain_id, Order.deposit_address.is_not(None),
-            Order.status.in_([s.value for s in payments.WATCHED]), Order.created_at >= since)).all()
+            Order.status.in_([s.value for s in payments.WATCHED]),
+            Order.expires_at >= now - self.monitor_window)).all()
         return {order.deposit_address.lower(): order for order in orders}
 
     def _token_transfers(self, first: int, last: int, watched: dict[str, Order]) -> list[Transfer]:

@@ -6,10 +6,16 @@ from dataclasses import dataclass
 import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from sqlalchemy import select
 from web3 import HTTPProvider, Web3
 
+from app import create_app
 from app.chain import devchain
+from app.chain.client import make_web3
 from app.chain.contracts import load_artifact
+from app.chain.settings import ChainSettings, Token
+from app.chain.watcher import Watcher
+from app.models import Order
 
 MNEMONIC = "test test test test test test test test test test test junk"
 Account.enable_unaudited_hdwallet_features()
@@ -97,3 +103,81 @@ def evm_snapshot(w3, contracts):
     snapshot = w3.provider.make_request("evm_snapshot", [])["result"]
     yield
     assert w3.provider.make_request("evm_revert", [snapshot])["result"] is True
+
+
+# ---- a chain-configured app, orders with deposit addresses, payments and watcher ticks
+
+CONFIRMATIONS = 2
+
+
+@pytest.fixture
+def chain_settings(w3, contracts) -> ChainSettings:
+    return ChainSettings(chain_id=w3.eth.chain_id, rpc_url=w3.provider.endpoint_uri, confirmations=CONFIRMATIONS,
+                         factory=contracts.factory.address, eth_usd_feed=contracts.feed.address,
+                         tokens=(Token("USDC", contracts.usdc.address, 6), Token("USDT", contracts.usdt.address, 6)),
+                         start_block=w3.eth.block_number)
+
+
+@pytest.fixture
+def chain_app(app, chain_settings):
+    return create_app(app.config["TILLPOINT"].with_overrides(CHAIN=chain_settings))
+
+
+@pytest.fixture
+def merchant_key(factory, contracts):
+    merchant = factory.merchant("Chain Shop")
+    with factory.in_app() as session:
+        merchant = session.merge(merchant)
+        merchant.split_address = contracts.split.address
+        session.commit()
+    factory.item(merchant, "TEA", "12.65")
+    return factory.key(merchant)
+
+
+@pytest.fixture
+def new_order(chain_app, merchant_key):
+    def create(qty: int = 1) -> dict:
+        response = chain_app.test_client().post("/api/orders", json={"items": [{"sku": "TEA", "qty": qty}]},
+                                                headers={"x-api-key": merchant_key})
+        assert response.status_code == 200, response.json
+        return response.json["receipt"]
+
+    return create
+
+
+@pytest.fixture
+def watch(chain_app, chain_settings):
+    """Run one watcher tick (or several) inside the app; return the order's receipt afterwards."""
+
+    def tick(receipt_id: str | None = None, times: int = 1, **options) -> dict | None:
+        with chain_app.app_context():
+            watcher = Watcher(make_web3(chain_settings.rpc_url), chain_settings, **options)
+            for _ in range(times):
+                watcher.tick()
+        if receipt_id is None:
+            return None
+        with chain_app.app_context():
+            from app.api.receipts import receipt_body
+            from app.extensions import db
+
+            with chain_app.test_request_context():
+                order = db.session.scalar(select(Order).where(Order.receipt_id == receipt_id))
+                return receipt_body(order) | {"payments": [(p.tx_hash, p.amount_base_units) for p in order.payments]}
+
+    return tick
+
+
+def quote(receipt: dict, token: str) -> int:
+    return int(next(q for q in receipt["quotes"] if q["token"] == token)["amount"])
+
+
+def pay_token(w3, token, sender, to: str, amount: int):
+    receipt = transact(w3, token.functions.transfer(to, amount), sender)
+    assert receipt.status == 1
+    return receipt
+
+
+def mine(w3, blocks: int = 1) -> None:
+    w3.provider.make_request("anvil_mine", [blocks])
+
+

@@ -6,85 +6,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from app import create_app
 from app.chain.client import make_web3
-from app.chain.settings import ChainSettings, Token
 from app.chain.watcher import Watcher
 from app.models import ChainCursor, Order, Payment
-from tests.chain.conftest import deploy, transact
+from tests.chain.conftest import CONFIRMATIONS, deploy, mine, pay_token, quote, transact
 
-CONFIRMATIONS = 2
-
-
-@pytest.fixture
-def chain_settings(w3, contracts) -> ChainSettings:
-    return ChainSettings(chain_id=w3.eth.chain_id, rpc_url=w3.provider.endpoint_uri, confirmations=CONFIRMATIONS,
-                         factory=contracts.factory.address, eth_usd_feed=contracts.feed.address,
-                         tokens=(Token("USDC", contracts.usdc.address, 6), Token("USDT", contracts.usdt.address, 6)),
-                         start_block=w3.eth.block_number)
-
-
-@pytest.fixture
-def chain_app(app, chain_settings):
-    return create_app(app.config["TILLPOINT"].with_overrides(CHAIN=chain_settings))
-
-
-@pytest.fixture
-def merchant_key(factory, contracts):
-    merchant = factory.merchant("Chain Shop")
-    with factory.in_app() as session:
-        merchant = session.merge(merchant)
-        merchant.split_address = contracts.split.address
-        session.commit()
-    factory.item(merchant, "TEA", "12.65")
-    return factory.key(merchant)
-
-
-@pytest.fixture
-def new_order(chain_app, merchant_key):
-    def create(qty: int = 1) -> dict:
-        response = chain_app.test_client().post("/api/orders", json={"items": [{"sku": "TEA", "qty": qty}]},
-                                                headers={"x-api-key": merchant_key})
-        assert response.status_code == 200, response.json
-        return response.json["receipt"]
-
-    return create
-
-
-@pytest.fixture
-def watch(chain_app, chain_settings):
-    """Run one watcher tick (or several) inside the app; return the order's receipt afterwards."""
-
-    def tick(receipt_id: str | None = None, times: int = 1, **options) -> dict | None:
-        with chain_app.app_context():
-            watcher = Watcher(make_web3(chain_settings.rpc_url), chain_settings, **options)
-            for _ in range(times):
-                watcher.tick()
-        if receipt_id is None:
-            return None
-        with chain_app.app_context():
-            from app.api.receipts import receipt_body
-            from app.extensions import db
-
-            with chain_app.test_request_context():
-                order = db.session.scalar(select(Order).where(Order.receipt_id == receipt_id))
-                return receipt_body(order) | {"payments": [(p.tx_hash, p.amount_base_units) for p in order.payments]}
-
-    return tick
-
-
-def quote(receipt: dict, token: str) -> int:
-    return int(next(q for q in receipt["quotes"] if q["token"] == token)["amount"])
-
-
-def pay_token(w3, token, sender, to: str, amount: int):
-    receipt = transact(w3, token.functions.transfer(to, amount), sender)
-    assert receipt.status == 1
-    return receipt
-
-
-def mine(w3, blocks: int = 1) -> None:
-    w3.provider.make_request("anvil_mine", [blocks])
 
 
 def statuses(receipt: dict) -> list[str]:
@@ -232,3 +158,21 @@ def test_rpc_failure_leaves_the_cursor_where_it_was(w3, accounts, contracts, new
         assert db.session.get(ChainCursor, chain_settings.chain_id).block_number == before
     assert count_rows(Payment) == 0
     assert watch(receipt["receiptId"])["status"] == "paid"
+
+
+def test_twenty_orders_for_the_same_amount_paid_in_one_block_are_each_attributed(w3, accounts, contracts,
+                                                                                  new_order, watch):
+    receipts = [new_order() for _ in range(20)]
+    w3.provider.make_request("evm_setAutomine", [False])
+    try:
+        for receipt in receipts:
+            contracts.usdc.functions.transfer(receipt["depositAddress"], quote(receipt, "USDC")).transact(
+                {"from": accounts.shopper.address, "gas": 100_000})
+        mine(w3, 1)
+    finally:
+        w3.provider.make_request("evm_setAutomine", [True])
+    mine(w3, CONFIRMATIONS)
+    results = [watch(r["receiptId"]) for r in receipts]
+    assert [r["status"] for r in results] == ["paid"] * 20
+    assert len({r["payments"][0][0] for r in results}) == 20, "one distinct transaction per order"
+    assert len({r["statusHistory"][-1]["cause"]["block"] for r in results}) == 1, "all in one block"
