@@ -27,6 +27,7 @@ logger = logging.getLogger(__name__)
 
 TRANSFER_TOPIC = "0x" + Web3.keccak(text="Transfer(address,address,uint256)").hex().removeprefix("0x")
 ADDRESS_CHUNK = 200
+UNKNOWN_SENDER = "0x0000000000000000000000000000000000000000"  # an internal transfer's sender is not in any log
 
 
 @dataclass
@@ -51,6 +52,7 @@ class Watcher:
         blocks = self._blocks(cursor + 1, end) if end > cursor else []
         watched = self._watched_orders(now or utcnow())
         transfers = self._token_transfers(cursor + 1, end, watched) + self._native_transfers(blocks, watched)
+        transfers += self._internal_eth(blocks[-1] if blocks else None, watched, transfers)
         self._commit(head, end, blocks, transfers, watched, rolled_back, now or utcnow())
         return len(blocks)
 
@@ -122,6 +124,39 @@ class Watcher:
                                       symbol=ETH, token_address=None, from_address=to_checksum_address(tx["from"]),
                                       to_address=to_checksum_address(tx["to"]), amount_base_units=tx["value"]))
         return transfers
+
+    def _internal_eth(self, last_block, watched: dict[str, Order], seen: list[Transfer]) -> list[Transfer]:
+        """ETH that arrived with no transaction of its own (sent by a contract): the balance at the chunk's
+        last block beyond every ETH payment recorded, credited at that block.
+
+        Until settlement sweeps deposit addresses, a balance only grows, so the difference is exact.
+        """
+        eth_orders = {a: o for a, o in watched.items() if any(q.symbol == ETH for q in o.quotes)}
+        if last_block is None or not eth_orders:
+            return []
+        number = last_block["number"]
+        with self.w3.batch_requests() as batch:
+            for address in eth_orders:
+                batch.add(self.w3.eth.get_balance(to_checksum_address(address), number))
+            balances = dict(zip(eth_orders, batch.execute()))
+        credited = self._recorded_eth(eth_orders, seen)
+        return [Transfer(tx_hash=f"balance:{address}@{number}", log_index=-2, block_number=number,
+                         block_hash=_hex(last_block["hash"]), block_time=_time(last_block["timestamp"]), symbol=ETH,
+                         token_address=None, from_address=UNKNOWN_SENDER, to_address=to_checksum_address(address),
+                         amount_base_units=balances[address] - credited.get(address, 0))
+                for address in eth_orders if balances[address] > credited.get(address, 0)]
+
+    def _recorded_eth(self, eth_orders: dict[str, Order], seen: list[Transfer]) -> dict[str, int]:
+        ids = {order.id: address for address, order in eth_orders.items()}
+        credited: dict[str, int] = {}
+        for order_id, amount in db.session.execute(select(Payment.order_id, Payment.amount_base_units).where(
+                Payment.order_id.in_(ids), Payment.symbol == ETH)).all():
+            credited[ids[order_id]] = credited.get(ids[order_id], 0) + amount
+        for transfer in seen:
+            if transfer.symbol == ETH:
+                address = transfer.to_address.lower()
+                credited[address] = credited.get(address, 0) + transfer.amount_base_units
+        return credited
 
     def _block_times(self, numbers: list[int]) -> dict[int, datetime]:
         return {n: _time(self.w3.eth.get_block(n)["timestamp"]) for n in numbers}

@@ -176,3 +176,16 @@ def test_twenty_orders_for_the_same_amount_paid_in_one_block_are_each_attributed
     assert [r["status"] for r in results] == ["paid"] * 20
     assert len({r["payments"][0][0] for r in results}) == 20, "one distinct transaction per order"
     assert len({r["statusHistory"][-1]["cause"]["block"] for r in results}) == 1, "all in one block"
+
+
+def test_eth_arriving_without_a_transaction_of_its_own_is_credited_from_the_balance(w3, new_order, watch):
+    receipt = new_order()
+    due = quote(receipt, "ETH")
+    # anvil_setBalance moves value with no transaction, as a contract's internal call does
+    w3.provider.make_request("anvil_setBalance", [receipt["depositAddress"], hex(due)])
+    mine(w3, 1)
+    seen = watch(receipt["receiptId"])
+    assert seen["status"] == "pending" and [amount for _, amount in seen["payments"]] == [due]
+    mine(w3, CONFIRMATIONS)
+    paid = watch(receipt["receiptId"])
+    assert paid["status"] == "paid" and len(paid["payments"]) == 1, "the same balance is not credited twice"
