@@ -85,6 +85,12 @@ class PayloadTooLarge(ApiError):
     default_message = "Request body too large"
 
 
+class ChainUnavailable(ApiError):
+    status = 503
+    code = "chain_unavailable"
+    default_message = "The chain is not configured or its RPC cannot be reached"
+
+
 
 def register_error_handlers(app: Flask) -> None:
     """Render ApiError, HTTP errors and unexpected failures in the JSON error model."""

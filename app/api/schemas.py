@@ -291,3 +291,35 @@ def json_object() -> dict:
     if not isinstance(body, dict):
         raise InvalidInput("The request body must be a JSON object")
     return body
+
+
+# ---- split
+
+class SplitRequestSchema(Schema):
+    address = fields.String(load_default=None, allow_none=True,
+                            validate=validate.Regexp(r"^0x[0-9a-fA-F]{40}$", error="Must be 0x followed by 40 hex."),
+                            metadata={"description": "an existing split to register; omit to deploy a new one"})
+
+
+class SplitPayeeSchema(Schema):
+    address = fields.String()
+    shares = fields.Integer()
+    role = fields.String(metadata={"enum": ["merchant", "platform", "other"]})
+
+
+class SplitSchema(Schema):
+    address = fields.String()
+    payees = fields.List(fields.Nested(SplitPayeeSchema))
+    total_shares = fields.Integer(data_key="totalShares")
+    balances = fields.Dict(keys=fields.String(), values=fields.String(),
+                           metadata={"description": "held by the split, per token, in base units (wei for ETH) "
+                                                    "as decimal strings"})
+
+
+class SplitEnvelopeSchema(Schema):
+    split = fields.Nested(SplitSchema, allow_none=True)
+
+
+class SplitCreatedSchema(Schema):
+    ok = fields.Boolean()
+    split = fields.Nested(SplitSchema)

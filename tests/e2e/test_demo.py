@@ -46,7 +46,7 @@ def call(url: str, key: str, body: dict | None = None) -> dict:
                                      headers={"Content-Type": "application/json", "Ocp-Apim-Subscription-Key": key})
     for _ in range(100):  # the workers may still be booting
         try:
-            with urllib.request.urlopen(request, timeout=5) as response:
+            with urllib.request.urlopen(request, timeout=60) as response:
                 return json.loads(response.read(), parse_float=Decimal)
         except urllib.error.URLError:
             time.sleep(0.1)
