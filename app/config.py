@@ -83,7 +83,7 @@ def chain_from_env(env) -> ChainSettings:
         tokens=parse_tokens(env.get("TOKENS", "")),
         start_block=int(env["START_BLOCK"]) if env.get("START_BLOCK") else None,
         platform_payee=checksum_or_empty(env.get("PLATFORM_PAYEE", "")),
-        platform_share_bps=int(env.get("PLATFORM_SHARE_BPS", "100")),
+        platform_share_bps=bps_in_range(env.get("PLATFORM_SHARE_BPS", "100"), "PLATFORM_SHARE_BPS"),
         operator_key=env.get("OPERATOR_PRIVATE_KEY", ""),
         monitor_window_seconds=int(env.get("MONITOR_WINDOW", str(24 * 3600))),
         watch_chunk=int(env.get("WATCH_CHUNK", "200")),
@@ -103,3 +103,11 @@ def read_env_file(path: Path) -> dict[str, str]:
             key, _, value = line.partition("=")
             pairs[key.strip()] = value.strip()
     return pairs
+
+
+def bps_in_range(text: str, name: str) -> int:
+    """Return text as basis points strictly between 0 and 10000; raises ValueError naming the setting."""
+    value = int(text)
+    if not 0 < value < 10_000:
+        raise ValueError(f"{name} must be between 1 and 9999 basis points, not {value}")
+    return value

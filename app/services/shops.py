@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 
+from eth_utils import to_checksum_address
 from sqlalchemy import select
 
 from app.domain.ids import normalize_wallet
@@ -19,7 +20,7 @@ def create_merchant(wallet: str, name: str, split_address: str | None = None) ->
     """Return a new merchant with an empty shop config; raises InvalidInput or Conflict."""
     try:
         wallet = normalize_wallet(wallet)
-        split = normalize_wallet(split_address) if split_address else None
+        split = to_checksum_address(normalize_wallet(split_address)) if split_address else None
     except ValueError as exc:
         raise InvalidInput(str(exc)) from exc
     if find_merchant(wallet) is not None:
