@@ -24,6 +24,7 @@ test: $(STAMP) node_modules
 
 bench: $(STAMP)
 	$(PY) bench/orders.py
+	$(PY) bench/watcher.py
 
 contracts: $(STAMP) node_modules
 	$(PY) contracts_abi/build.py
