@@ -13,11 +13,13 @@ from datetime import datetime, timedelta, timezone
 
 from eth_utils import to_checksum_address
 from hexbytes import HexBytes
-from sqlalchemy import select
+from sqlalchemy import delete, select
+from sqlalchemy.orm import selectinload
 from web3 import Web3
 
 from app.chain import reorg
 from app.chain.settings import ETH, ChainSettings
+from app.domain.statuses import OrderStatus
 from app.extensions import db
 from app.models import ChainBlock, ChainCursor, Order, Payment, utcnow
 from app.services import payments
@@ -51,9 +53,11 @@ class Watcher:
         end = max(cursor, min(head, cursor + self.chunk))
         blocks = self._blocks(cursor + 1, end) if end > cursor else []
         watched = self._watched_orders(now or utcnow())
-        transfers = self._token_transfers(cursor + 1, end, watched) + self._native_transfers(blocks, watched)
+        transfers = self._token_transfers(cursor + 1, end, blocks, watched) + self._native_transfers(blocks, watched)
         transfers += self._internal_eth(blocks[-1] if blocks else None, watched, transfers)
-        self._commit(head, end, blocks, transfers, watched, rolled_back, now or utcnow())
+        # Payments that were unconfirmed when this tick began may have become confirmed since.
+        touched = rolled_back | self._orders_with_payments_since(cursor - self.chain.confirmations)
+        self._commit(head, end, blocks, transfers, watched, touched, now or utcnow())
         return len(blocks)
 
     def run(self, stop=lambda: False, idle_seconds: float = 1.0) -> None:
@@ -88,13 +92,13 @@ class Watcher:
 
     def _watched_orders(self, now: datetime) -> dict[str, Order]:
         """Return orders whose deposit address may still be paid (quote valid or expired within the window)."""
-        orders = db.session.scalars(select(Order).where(
+        orders = db.session.scalars(select(Order).options(selectinload(Order.quotes)).where(
             Order.chain_id == self.chain.chain_id, Order.deposit_address.is_not(None),
             Order.status.in_([s.value for s in payments.WATCHED]),
             Order.expires_at >= now - self.monitor_window)).all()
         return {order.deposit_address.lower(): order for order in orders}
 
-    def _token_transfers(self, first: int, last: int, watched: dict[str, Order]) -> list[Transfer]:
+    def _token_transfers(self, first: int, last: int, blocks: list, watched: dict[str, Order]) -> list[Transfer]:
         if last < first or not watched or not self.chain.tokens:
             return []
         by_address = {t.address.lower(): t for t in self.chain.tokens}
@@ -103,7 +107,7 @@ class Watcher:
         for i in range(0, len(topics), ADDRESS_CHUNK):
             logs += self.w3.eth.get_logs({"fromBlock": first, "toBlock": last, "address": list(
                 t.address for t in self.chain.tokens), "topics": [TRANSFER_TOPIC, None, topics[i:i + ADDRESS_CHUNK]]})
-        times = self._block_times(sorted({log["blockNumber"] for log in logs}))
+        times = {block["number"]: _time(block["timestamp"]) for block in blocks}
         return [Transfer(tx_hash=_hex(log["transactionHash"]), log_index=log["logIndex"],
                          block_number=log["blockNumber"], block_hash=_hex(log["blockHash"]),
                          block_time=times[log["blockNumber"]], symbol=by_address[log["address"].lower()].symbol,
@@ -131,7 +135,8 @@ class Watcher:
 
         Until settlement sweeps deposit addresses, a balance only grows, so the difference is exact.
         """
-        eth_orders = {a: o for a, o in watched.items() if any(q.symbol == ETH for q in o.quotes)}
+        eth_orders = {a: o for a, o in watched.items()
+                      if o.status != OrderStatus.PAID.value and any(q.symbol == ETH for q in o.quotes)}
         if last_block is None or not eth_orders:
             return []
         number = last_block["number"]
@@ -158,21 +163,25 @@ class Watcher:
                 credited[address] = credited.get(address, 0) + transfer.amount_base_units
         return credited
 
-    def _block_times(self, numbers: list[int]) -> dict[int, datetime]:
-        return {n: _time(self.w3.eth.get_block(n)["timestamp"]) for n in numbers}
-
     def _commit(self, head: int, end: int, blocks: list, transfers: list[Transfer], watched: dict[str, Order],
                 touched: set[int], now: datetime) -> None:
+        by_order: dict[int, list[Transfer]] = {}
         for transfer in transfers:
-            order = payments.lock_order(watched[transfer.to_address.lower()].id)
-            if payments.record_transfer(order, self.chain.chain_id, transfer):
-                touched.add(order.id)
-        for block in blocks:
-            db.session.merge(ChainBlock(chain_id=self.chain.chain_id, number=block["number"], hash=_hex(block["hash"])))
+            by_order.setdefault(watched[transfer.to_address.lower()].id, []).append(transfer)
+        known = payments.recorded_keys(self.chain.chain_id, transfers)
+        orders = payments.lock_orders(sorted(touched | set(by_order)))
+        for order_id, order_transfers in by_order.items():
+            payments.record_transfers(orders[order_id], self.chain.chain_id, order_transfers, known)
+        if blocks:  # a rescan (after a rollback or a cursor reset) replaces the hashes it stored before
+            db.session.execute(delete(ChainBlock).where(ChainBlock.chain_id == self.chain.chain_id,
+                                                        ChainBlock.number >= blocks[0]["number"]))
+        db.session.add_all([ChainBlock(chain_id=self.chain.chain_id, number=block["number"],
+                                       hash=_hex(block["hash"])) for block in blocks])
         self._move_cursor(end)
-        touched |= self._orders_awaiting_confirmations(head)
-        for order_id in sorted(touched):
-            payments.refresh_status(payments.lock_order(order_id), head, self.chain.confirmations)
+        db.session.flush()
+        recorded = payments.payments_by_order(list(orders))
+        for order_id, order in orders.items():
+            payments.refresh_status(order, head, self.chain.confirmations, recorded[order_id])
         payments.expire_overdue(now)
         reorg.prune(self.chain.chain_id, end)
         db.session.commit()
@@ -184,12 +193,10 @@ class Watcher:
         else:
             cursor.block_number = end
 
-    def _orders_awaiting_confirmations(self, head: int) -> set[int]:
-        since = head - self.chain.confirmations
+    def _orders_with_payments_since(self, block: int) -> set[int]:
         return set(db.session.scalars(select(Payment.order_id).join(Order).where(
-            Payment.chain_id == self.chain.chain_id, Payment.block_number > since,
-            Order.status.in_([s.value for s in payments.WATCHED]))).all()) | set(db.session.scalars(
-            select(Order.id).where(Order.status == "pending", Order.chain_id == self.chain.chain_id)).all())
+            Payment.chain_id == self.chain.chain_id, Payment.block_number > block,
+            Order.status.in_([s.value for s in payments.WATCHED]))).all())
 
 
 def _hex(value) -> str:

@@ -8,6 +8,7 @@ from datetime import datetime
 from decimal import ROUND_FLOOR, Decimal
 
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from app.domain.statuses import TRANSITIONS, ExceptionStatus, OrderStatus
 from app.extensions import db
@@ -51,41 +52,59 @@ def value_cents(order: Order, paid: list[Payment]) -> int:
     return sum(usd_cents(order, symbol, amount) for symbol, amount in per_token.items())
 
 
-def record_transfer(order: Order, chain_id: int, transfer: Transfer) -> Payment | None:
-    """Add the transfer as a payment of the order unless already recorded; return the new payment or None."""
-    exists = db.session.scalar(select(Payment.id).where(
-        Payment.chain_id == chain_id, Payment.tx_hash == transfer.tx_hash, Payment.log_index == transfer.log_index))
-    if exists is not None:
-        return None
-    payment = Payment(order_id=order.id, chain_id=chain_id, tx_hash=transfer.tx_hash, log_index=transfer.log_index,
-                      block_number=transfer.block_number, block_hash=transfer.block_hash,
-                      block_time=transfer.block_time, symbol=transfer.symbol, token_address=transfer.token_address,
-                      from_address=transfer.from_address, amount_base_units=transfer.amount_base_units,
-                      usd_cents=usd_cents(order, transfer.symbol, transfer.amount_base_units),
-                      late=transfer.block_time > order.expires_at)
-    db.session.add(payment)
-    db.session.flush()
-    logger.info("payment recorded receipt=%s tx=%s amount=%d %s", order.receipt_id, transfer.tx_hash,
-                transfer.amount_base_units, transfer.symbol)
-    return payment
+def recorded_keys(chain_id: int, transfers: list[Transfer]) -> set[tuple[str, int]]:
+    """Return which (tx hash, log index) of transfers are already recorded, in one query."""
+    hashes = {t.tx_hash for t in transfers}
+    if not hashes:
+        return set()
+    return set(db.session.execute(select(Payment.tx_hash, Payment.log_index).where(
+        Payment.chain_id == chain_id, Payment.tx_hash.in_(hashes))).all())
 
 
-def lock_order(order_id: int) -> Order:
-    """Return the order with its row locked for the rest of the transaction."""
-    return db.session.scalar(select(Order).where(Order.id == order_id).with_for_update().execution_options(
-        populate_existing=True))
+def record_transfers(order: Order, chain_id: int, transfers: list[Transfer], known: set[tuple[str, int]]) -> int:
+    """Add the transfers not yet in known as payments of the order (order row locked); return how many."""
+    new = [t for t in transfers if (t.tx_hash, t.log_index) not in known]
+    db.session.add_all([Payment(
+        order_id=order.id, chain_id=chain_id, tx_hash=t.tx_hash, log_index=t.log_index,
+        block_number=t.block_number, block_hash=t.block_hash, block_time=t.block_time, symbol=t.symbol,
+        token_address=t.token_address, from_address=t.from_address, amount_base_units=t.amount_base_units,
+        usd_cents=usd_cents(order, t.symbol, t.amount_base_units), late=t.block_time > order.expires_at)
+        for t in new])
+    known.update((t.tx_hash, t.log_index) for t in new)
+    for t in new:
+        logger.info("payment recorded receipt=%s tx=%s amount=%d %s", order.receipt_id, t.tx_hash,
+                    t.amount_base_units, t.symbol)
+    return len(new)
 
 
-def refresh_status(order: Order, head: int, confirmations: int, actor: str = "watcher") -> None:
+def lock_orders(order_ids: list[int]) -> dict[int, Order]:
+    """Return the orders by id, rows locked in id order, with quotes and history loaded (three queries)."""
+    found = db.session.scalars(select(Order).options(selectinload(Order.quotes), selectinload(Order.history))
+                               .where(Order.id.in_(order_ids)).order_by(Order.id).with_for_update()
+                               .execution_options(populate_existing=True)).all()
+    return {order.id: order for order in found}
+
+
+def payments_by_order(order_ids: list[int]) -> dict[int, list[Payment]]:
+    """Return the recorded payments of each order, in one query."""
+    grouped: dict[int, list[Payment]] = {order_id: [] for order_id in order_ids}
+    for payment in db.session.scalars(select(Payment).where(Payment.order_id.in_(order_ids))):
+        grouped[payment.order_id].append(payment)
+    return grouped
+
+
+def refresh_status(order: Order, head: int, confirmations: int, paid: list[Payment] | None = None,
+                   actor: str = "watcher") -> None:
     """Move the order to the status its payments justify, through each allowed step, with history."""
     if OrderStatus(order.status) not in WATCHED:
         return
-    payments = db.session.scalars(select(Payment).where(Payment.order_id == order.id)).all()
-    confirmed = [p for p in payments if head - p.block_number + 1 >= confirmations]
-    received, settled = value_cents(order, payments), value_cents(order, confirmed)
-    target = _target(order, payments, settled)
-    order.exception_status = _exception(order, payments, received, settled)
-    latest = max(payments, key=lambda p: (p.block_number, p.log_index), default=None)
+    if paid is None:
+        paid = payments_by_order([order.id])[order.id]
+    confirmed = [p for p in paid if head - p.block_number + 1 >= confirmations]
+    received, settled = value_cents(order, paid), value_cents(order, confirmed)
+    target = _target(order, paid, settled)
+    order.exception_status = _exception(order, paid, received, settled)
+    latest = max(paid, key=lambda p: (p.block_number, p.log_index), default=None)
     cause = {"txHash": latest.tx_hash, "block": latest.block_number} if latest else {"reason": "payment removed"}
     for step in transition_path(OrderStatus(order.status), target):
         order.status = step.value
