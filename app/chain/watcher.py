@@ -108,6 +108,9 @@ class Watcher:
             logs += self.w3.eth.get_logs({"fromBlock": first, "toBlock": last, "address": list(
                 t.address for t in self.chain.tokens), "topics": [TRANSFER_TOPIC, None, topics[i:i + ADDRESS_CHUNK]]})
         times = {block["number"]: _time(block["timestamp"]) for block in blocks}
+        hashes = {block["number"]: _hex(block["hash"]) for block in blocks}
+        if any(hashes.get(log["blockNumber"]) != _hex(log["blockHash"]) for log in logs):
+            raise reorg.ChainMoved("logs come from blocks other than the ones just read")
         return [Transfer(tx_hash=_hex(log["transactionHash"]), log_index=log["logIndex"],
                          block_number=log["blockNumber"], block_hash=_hex(log["blockHash"]),
                          block_time=times[log["blockNumber"]], symbol=by_address[log["address"].lower()].symbol,
