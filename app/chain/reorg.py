@@ -23,7 +23,7 @@ class ChainMoved(RuntimeError):
 def chain_hash(w3: Web3, number: int) -> str | None:
     """Return the canonical hash of block number, or None if the chain is shorter."""
     try:
-        return "0x" + HexBytes(w3.eth.get_block(number)["hash"]).hex().removeprefix("0x")
+        return HexBytes(w3.eth.get_block(number)["hash"]).to_0x_hex()
     except BlockNotFound:
         return None
 
@@ -60,10 +60,10 @@ def check_continuity(chain_id: int, previous: int, blocks: list) -> None:
     stored = db.session.get(ChainBlock, (chain_id, previous))
     expected = stored.hash if stored else None
     for block in blocks:
-        parent = "0x" + HexBytes(block["parentHash"]).hex().removeprefix("0x")
+        parent = HexBytes(block["parentHash"]).to_0x_hex()
         if expected is not None and parent != expected:
             raise ChainMoved(f"block {block['number']} does not extend {expected}")
-        expected = "0x" + HexBytes(block["hash"]).hex().removeprefix("0x")
+        expected = HexBytes(block["hash"]).to_0x_hex()
 
 
 def prune(chain_id: int, newest: int) -> None:

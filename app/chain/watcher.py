@@ -27,7 +27,7 @@ from app.services.payments import Transfer
 
 logger = logging.getLogger(__name__)
 
-TRANSFER_TOPIC = "0x" + Web3.keccak(text="Transfer(address,address,uint256)").hex().removeprefix("0x")
+TRANSFER_TOPIC = Web3.keccak(text="Transfer(address,address,uint256)").to_0x_hex()
 ADDRESS_CHUNK = 200
 UNKNOWN_SENDER = "0x0000000000000000000000000000000000000000"  # an internal transfer's sender is not in any log
 
@@ -203,7 +203,7 @@ class Watcher:
 
 
 def _hex(value) -> str:
-    return "0x" + HexBytes(value).hex().removeprefix("0x")
+    return HexBytes(value).to_0x_hex()
 
 
 def _topic_address(topic) -> str:
