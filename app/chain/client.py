@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
+import time
 
 import requests
 from eth_abi import decode
@@ -47,10 +49,33 @@ def read_eth_price(w3: Web3, feed: str) -> EthPrice | None:
 
 
 def eth_price_reader(chain: ChainSettings):
-    """Return a callable reading the ETH/USD feed once, quickly; it gives None without RPC or feed."""
+    """Return a callable giving the ETH/USD reading, or None without RPC or feed (never waits long)."""
     if not (chain.rpc_url and chain.eth_usd_feed):
         return lambda: None
-    return lambda: read_eth_price(order_time_web3(chain.rpc_url), chain.eth_usd_feed)
+    return functools.partial(_cached_price, chain.rpc_url, chain.eth_usd_feed)
+
+
+PRICE_CACHE_SECONDS = 5  # a feed updates on the order of minutes; an outage is not retried per order
+_price_cache: dict[tuple[str, str], tuple[float, EthPrice | None]] = {}
+_price_lock = threading.Lock()
+
+
+def _cached_price(rpc_url: str, feed: str) -> EthPrice | None:
+    """Return the feed reading taken within PRICE_CACHE_SECONDS, reading it again when older."""
+    key = (rpc_url, feed)
+    with _price_lock:  # concurrent requests share one read instead of each calling the node
+        cached = _price_cache.get(key)
+        if cached is not None and time.monotonic() - cached[0] < PRICE_CACHE_SECONDS:
+            return cached[1]
+        price = read_eth_price(order_time_web3(rpc_url), feed)
+        _price_cache[key] = (time.monotonic(), price)
+        return price
+
+
+def forget_prices() -> None:
+    """Drop cached feed readings (the dev chain and the tests rewind chains under them)."""
+    with _price_lock:
+        _price_cache.clear()
 
 
 @functools.lru_cache(maxsize=4)

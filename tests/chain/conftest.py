@@ -11,7 +11,7 @@ from web3 import HTTPProvider, Web3
 
 from app import create_app
 from app.chain import devchain
-from app.chain.client import make_web3
+from app.chain.client import forget_prices, make_web3
 from app.chain.contracts import load_artifact
 from app.chain.settings import ChainSettings, Token
 from app.chain.watcher import Watcher
@@ -101,8 +101,10 @@ def contracts(w3, accounts) -> Contracts:
 def evm_snapshot(w3, contracts):
     """Run every chain test on the session's deployed state, and undo whatever it did afterwards."""
     snapshot = w3.provider.make_request("evm_snapshot", [])["result"]
+    forget_prices()
     yield
     assert w3.provider.make_request("evm_revert", [snapshot])["result"] is True
+    forget_prices()
 
 
 # ---- a chain-configured app, orders with deposit addresses, payments and watcher ticks
