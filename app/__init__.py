@@ -7,7 +7,7 @@ from flask import Flask
 
 from app.config import Config
 from app.errors import register_error_handlers
-from app.extensions import db
+from app.extensions import db, limiter
 from app.jsoncodec import DecimalJSONProvider
 
 logger = logging.getLogger(__name__)
@@ -20,6 +20,11 @@ def create_app(config: Config | None = None) -> Flask:
     app.json = DecimalJSONProvider(app)
     app.config.update(TILLPOINT=config, MAX_CONTENT_LENGTH=config.MAX_CONTENT_LENGTH)
     db.init_app(app, config.database_url())
+    # Without Redis the limits live in each process (fine for one worker; `tillpoint serve` warns).
+    app.config.update(RATELIMIT_STORAGE_URI=config.REDIS_URL or "memory://",
+                      RATELIMIT_KEY_PREFIX=config.RATE_LIMIT_KEY_PREFIX,
+                      RATELIMIT_STORAGE_OPTIONS={"socket_timeout": 1, "socket_connect_timeout": 1})
+    limiter.init_app(app)
     register_error_handlers(app)
 
     from app.api import bp as api_bp
@@ -27,4 +32,5 @@ def create_app(config: Config | None = None) -> Flask:
 
     app.register_blueprint(api_bp)
     app.register_blueprint(meta_bp)
+    limiter.exempt(meta_bp)
     return app

@@ -25,6 +25,8 @@ class Config:
     FEE_TIERS: tuple[FeeTier, ...] = field(default_factory=lambda: parse_fee_tiers(DEFAULT_FEE_TIERS))
     INSTANCE_PATH: str = ""
     CHAIN: ChainSettings = field(default_factory=ChainSettings)
+    RATE_LIMIT: str = "600 per minute"  # per subscription key, or per client address without one
+    RATE_LIMIT_KEY_PREFIX: str = "tillpoint"
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, instance_path: str = "") -> Config:
@@ -40,6 +42,8 @@ class Config:
             FEE_TIERS=parse_fee_tiers(env.get("FEE_TIERS", DEFAULT_FEE_TIERS)),
             INSTANCE_PATH=instance,
             CHAIN=chain_from_env(env),
+            RATE_LIMIT=env.get("RATE_LIMIT", "600 per minute"),
+            RATE_LIMIT_KEY_PREFIX=env.get("RATE_LIMIT_KEY_PREFIX", "tillpoint"),
         )
 
     def with_overrides(self, **overrides) -> Config:

@@ -1,7 +1,10 @@
 """Extensions created unbound and bound to an app with init_app."""
 from __future__ import annotations
 
-from flask import Flask
+import hashlib
+
+from flask import Flask, current_app, request
+from flask_limiter import Limiter
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, scoped_session, sessionmaker
@@ -39,3 +42,21 @@ def make_engine(url: str) -> Engine:
 
 
 db = Database()
+
+
+def rate_limit_key() -> str:
+    """Return who a request counts against: its subscription key (by hash), else its client address."""
+    key = request.headers.get("Ocp-Apim-Subscription-Key") or request.headers.get("x-api-key")
+    if key:
+        return "key:" + hashlib.sha256(key.encode()).hexdigest()[:32]
+    return "ip:" + (request.remote_addr or "unknown")
+
+
+def configured_rate_limit() -> str:
+    """Return the RATE_LIMIT setting of the current app."""
+    return current_app.config["TILLPOINT"].RATE_LIMIT
+
+
+# One bucket per caller across every route; Redis-backed when REDIS_URL is set, so all workers share it.
+limiter = Limiter(key_func=rate_limit_key, application_limits=[configured_rate_limit], headers_enabled=True,
+                  strategy="fixed-window", in_memory_fallback_enabled=True)

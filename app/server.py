@@ -1,7 +1,11 @@
 """gunicorn embedded, so `tillpoint serve` needs no separate config file."""
 from __future__ import annotations
 
+import logging
+
 from gunicorn.app.base import BaseApplication
+
+logger = logging.getLogger(__name__)
 
 
 class TillpointServer(BaseApplication):
@@ -23,5 +27,10 @@ class TillpointServer(BaseApplication):
 
 def run_gunicorn(host: str, port: int, workers: int, threads: int = 4) -> None:
     """Serve until stopped, with gthread workers so slow clients don't hold a whole worker."""
+    from app.config import Config
+
+    if workers > 1 and not Config.from_env().REDIS_URL:
+        logger.warning("REDIS_URL is not set: each of the %d workers keeps its own rate limits "
+                       "(a caller gets up to %d times the limit); set REDIS_URL to share them", workers, workers)
     TillpointServer({"bind": f"{host}:{port}", "workers": workers, "worker_class": "gthread",
                      "threads": threads, "accesslog": "-", "graceful_timeout": 10}).run()

@@ -79,7 +79,7 @@ def start_server(target: str, chdir: Path, log: Path) -> tuple[subprocess.Popen,
     """Start gunicorn serving target from chdir on a free port; stderr goes to log."""
     port = free_port()
     env = dict(os.environ, DATABASE_URL=DB_URL, TILLPOINT_INSTANCE="/tmp/tp-bench", PYTHONDONTWRITEBYTECODE="1",
-               **CHAIN_OFFLINE)
+               RATE_LIMIT="100000000 per minute", **CHAIN_OFFLINE)  # measure the work, not the limiter
     cmd = [sys.executable, "-m", "gunicorn", *GUNICORN, f"127.0.0.1:{port}", "--chdir", str(chdir), target]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=log.open("w"))
     return proc, port

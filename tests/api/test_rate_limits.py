@@ -1,0 +1,109 @@
+"""Rate limits: one bucket per key (or client address), headers on every response, shared through Redis."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+
+from app import create_app
+from app.models import Order
+
+BODY = {"items": [{"sku": "FOOD-001", "qty": 1}]}
+
+
+@pytest.fixture
+def limited(app):
+    """An app allowing 3 requests a minute per caller, with a bucket namespace of its own."""
+
+    def build(**overrides):
+        config = app.config["TILLPOINT"].with_overrides(RATE_LIMIT="3 per minute",
+                                                        RATE_LIMIT_KEY_PREFIX=f"test-{uuid.uuid4().hex}", **overrides)
+        return create_app(config).test_client()
+
+    return build
+
+
+def test_every_response_carries_the_limit_headers_and_the_fourth_is_429(limited, shop):
+    client = limited()
+    responses = [client.post("/api/orders", json=BODY, headers=shop.headers) for _ in range(4)]
+    assert [r.status_code for r in responses] == [200, 200, 200, 429]
+    assert [r.headers["X-RateLimit-Remaining"] for r in responses] == ["2", "1", "0", "0"]
+    assert all(r.headers["X-RateLimit-Limit"] == "3" and r.headers["X-RateLimit-Reset"] for r in responses)
+    refused = responses[-1].json
+    assert refused["error"] == "rate_limited" and refused["resetAt"] == int(responses[-1].headers["X-RateLimit-Reset"]) * 1000
+    assert refused["resetAt"] > time.time() * 1000
+
+
+def test_each_key_has_its_own_bucket_and_public_reads_count_per_address(limited, shop, factory, count_rows):
+    client = limited()
+    for _ in range(3):
+        client.post("/api/orders", json=BODY, headers=shop.headers)
+    other = factory.key(shop.merchant)
+    assert client.post("/api/orders", json=BODY, headers={"x-api-key": other}).status_code == 200
+    wallet = {"x-wallet": shop.merchant.wallet}
+    assert [client.get("/api/inventory", headers=wallet).status_code for _ in range(4)] == [200, 200, 200, 429]
+    assert count_rows(Order) == 4
+
+
+def test_health_and_openapi_are_never_limited(limited):
+    client = limited()
+    assert {client.get("/healthz").status_code for _ in range(5)} == {200}
+    assert {client.get("/api/openapi.json").status_code for _ in range(5)} == {200}
+
+
+def test_with_redis_down_orders_are_still_taken_under_per_process_limits(limited, shop, count_rows):
+    client = limited(REDIS_URL="redis://127.0.0.1:1/0")
+    statuses = [client.post("/api/orders", json=BODY, headers=shop.headers).status_code for _ in range(4)]
+    assert statuses == [200, 200, 200, 429], "the in-memory fallback keeps the same limit"
+    assert count_rows(Order) == 3
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_two_gunicorn_servers_share_one_limit_through_redis(shop, database_url, redis_url, tmp_path):
+    env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url, "RATE_LIMIT": "5 per minute",
+           "RATE_LIMIT_KEY_PREFIX": f"test-{uuid.uuid4().hex}"}
+    ports = [free_port(), free_port()]
+    servers = [subprocess.Popen(
+        [str(Path(sys.executable).with_name("gunicorn")), "wsgi:app", "--workers", "1", "--worker-class", "gthread",
+         "--bind", f"127.0.0.1:{port}"], env=env, cwd=Path(__file__).resolve().parents[2],
+        stderr=subprocess.DEVNULL) for port in ports]
+    try:
+        urls = [f"http://127.0.0.1:{port}/api/receipts" for port in ports]
+        for url in urls:
+            wait_until_serving(url)
+        statuses = [status_of(urls[n % 2], shop.key) for n in range(12)]  # alternating between the two
+    finally:
+        for server in servers:
+            server.terminate()
+            server.wait(15)
+    assert statuses == [200] * 5 + [429] * 7, "one limit for both processes, not one each"
+
+
+def wait_until_serving(url: str) -> None:
+    assert status_of(url + "-probe", "no-key") == 404  # unknown route, not counted against the test key
+
+
+def status_of(url: str, key: str) -> int:
+    request = urllib.request.Request(url, headers={"x-api-key": key, "Connection": "close"})
+    for _ in range(200):
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status
+        except urllib.error.HTTPError as error:
+            return error.code
+        except urllib.error.URLError:
+            time.sleep(0.05)  # still booting
+    raise AssertionError("server never answered")
