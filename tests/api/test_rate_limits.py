@@ -66,16 +66,22 @@ def test_with_redis_down_orders_are_still_taken_under_per_process_limits(limited
     assert count_rows(Order) == 3
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+def free_ports(count: int) -> list[int]:
+    """Return distinct free ports (all probes are held open together, so none is handed out twice)."""
+    probes = [socket.socket() for _ in range(count)]
+    try:
+        for probe in probes:
+            probe.bind(("127.0.0.1", 0))
+        return [probe.getsockname()[1] for probe in probes]
+    finally:
+        for probe in probes:
+            probe.close()
 
 
 def test_two_gunicorn_servers_share_one_limit_through_redis(shop, database_url, redis_url, tmp_path):
     env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url, "RATE_LIMIT": "5 per minute",
            "RATE_LIMIT_KEY_PREFIX": f"test-{uuid.uuid4().hex}"}
-    ports = [free_port(), free_port()]
+    ports = free_ports(2)
     servers = [subprocess.Popen(
         [str(Path(sys.executable).with_name("gunicorn")), "wsgi:app", "--workers", "1", "--worker-class", "gthread",
          "--bind", f"127.0.0.1:{port}"], env=env, cwd=Path(__file__).resolve().parents[2],
