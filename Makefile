@@ -30,7 +30,7 @@ contracts: $(STAMP) node_modules
 	$(PY) contracts_abi/build.py
 
 node_modules: package-lock.json
-	npm ci --no-audit --no-fund
+	@npm ci --no-audit --no-fund --loglevel=error
 	@touch node_modules
 
 clean:
