@@ -1,6 +1,7 @@
 """`tillpoint dev`: anvil with our contracts, the demo merchant, the API server and the watcher, together."""
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import time
@@ -31,6 +32,7 @@ def run(port: int) -> None:
     base = Config.from_env()
     instance = Path(base.INSTANCE_PATH)
     instance.mkdir(parents=True, exist_ok=True)
+    signal.signal(signal.SIGTERM, _interrupt)  # a plain `kill` cleans up like Ctrl-C does
     anvil, url = devchain.start_anvil("--block-time", "1")
     children = [anvil]
     try:
@@ -44,8 +46,9 @@ def run(port: int) -> None:
         click.echo("Pay an order: .venv/bin/tillpoint simulate-payment <receiptId> [--token USDC|USDT|ETH]")
         sys.stdout.flush()
         env = child_environment(settings)
-        children.append(subprocess.Popen([_tillpoint(), "watch"], env=env))
-        children.append(subprocess.Popen([_tillpoint(), "serve", "--port", str(port)], env=env))
+        for command in (["watch"], ["serve", "--port", str(port)]):
+            children.append(subprocess.Popen([_tillpoint(), *command], env=env,
+                                             preexec_fn=devchain.die_with_parent))
         while all(child.poll() is None for child in children):
             time.sleep(0.5)
     except KeyboardInterrupt:
@@ -53,6 +56,10 @@ def run(port: int) -> None:
     finally:
         for child in reversed(children):
             devchain.stop(child)
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
 
 
 def _dev_settings(url: str, base: Config, instance: Path) -> dict[str, str]:

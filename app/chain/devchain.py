@@ -37,15 +37,16 @@ def anvil_binary() -> Path:
     return found[0]
 
 
-def _die_with_parent() -> None:
-    ctypes.CDLL("libc.so.6").prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG: no orphaned anvil
+def die_with_parent() -> None:
+    """In a child process: receive SIGTERM when the parent dies (Linux PR_SET_PDEATHSIG), never orphaned."""
+    ctypes.CDLL("libc.so.6").prctl(1, signal.SIGTERM)
 
 
 def start_anvil(*extra: str) -> tuple[subprocess.Popen, str]:
     """Start anvil on a free loopback port; return the process and its URL once it answers."""
     proc = subprocess.Popen([str(anvil_binary()), "--host", "127.0.0.1", "--port", "0", *extra],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            preexec_fn=_die_with_parent)
+                            preexec_fn=die_with_parent)
     url = None
     for line in proc.stdout:
         if match := re.search(r"Listening on (\S+):(\d+)", line):

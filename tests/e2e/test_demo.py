@@ -37,8 +37,16 @@ def demo(demo_env):
         if len(found) == 2:
             break
     yield found
-    os.killpg(proc.pid, signal.SIGTERM)
-    proc.wait(timeout=15)
+    proc.terminate()  # only the dev process: it must stop everything it started
+    proc.wait(timeout=30)
+    try:
+        for _ in range(100):
+            os.killpg(proc.pid, 0)  # raises once no process of the group is left
+            time.sleep(0.1)
+        os.killpg(proc.pid, signal.SIGKILL)
+        pytest.fail("tillpoint dev left processes running after SIGTERM")
+    except ProcessLookupError:
+        pass
 
 
 def call(url: str, key: str, body: dict | None = None) -> dict:
