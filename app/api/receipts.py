@@ -63,7 +63,7 @@ def receipt_body(order: Order) -> dict:
         "receiptId": order.receipt_id, "totalUsd": cents_to_usd(order.total_cents),
         "subtotalUsd": cents_to_usd(order.subtotal_cents), "taxUsd": cents_to_usd(order.tax_cents),
         "processingFeeUsd": cents_to_usd(order.fee_cents), "currency": order.currency,
-        "lineItems": lines, "createdAt": _ms(order.created_at), "expiresAt": _ms(order.expires_at),
+        "lineItems": lines, "createdAt": order.created_at, "expiresAt": order.expires_at,
         "brandName": order.brand_name, "status": order.status, "exceptionStatus": order.exception_status,
         "jurisdictionCode": order.jurisdiction_code, "taxRate": order.tax_rate,
         "taxComponents": order.tax_components, "paymentUrl": payment_url(order.receipt_id),
@@ -82,14 +82,10 @@ def quote_body(order: Order, quote: Quote) -> dict:
     return {"token": quote.symbol, "tokenAddress": quote.token_address, "decimals": quote.decimals,
             "amount": str(units), "amountDisplay": str(Decimal(units).scaleb(-quote.decimals).normalize()),
             "usdRate": quote.usd_rate, "depositAddress": order.deposit_address, "uri": uri,
-            "expiresAt": _ms(quote.expires_at)}
+            "expiresAt": quote.expires_at}
 
 
 def payment_url(receipt_id: str) -> str:
     """Return the shopper's pay link: PUBLIC_URL when configured, else this request's host."""
     base = current_app.config["TILLPOINT"].PUBLIC_URL or request.url_root.rstrip("/")
     return f"{base}/pay/{receipt_id}"
-
-
-def _ms(value: datetime) -> int:
-    return int(value.timestamp() * 1000)

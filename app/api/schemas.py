@@ -78,7 +78,7 @@ class Rate(NumberOrString):
         return None if value is None else Decimal(value)
 
 
-class Millis(fields.Field):
+class Millis(fields.Integer):
     """A datetime dumped as milliseconds since the epoch, as the reference does."""
 
     def _serialize(self, value, attr, obj, **kwargs) -> int | None:
@@ -225,7 +225,7 @@ class QuoteSchema(Schema):
     usdRate = fields.Decimal(as_string=False)
     depositAddress = fields.String()
     uri = fields.String(metadata={"description": "EIP-681 payment URI"})
-    expiresAt = fields.Integer()
+    expiresAt = Millis()
 
 
 class ReceiptSchema(Schema):
@@ -236,8 +236,8 @@ class ReceiptSchema(Schema):
     processingFeeUsd = fields.Decimal(as_string=False)
     currency = fields.String()
     lineItems = fields.List(fields.Nested(LineItemSchema))
-    createdAt = fields.Integer()
-    expiresAt = fields.Integer()
+    createdAt = Millis()
+    expiresAt = Millis()
     brandName = fields.String()
     status = fields.String()
     exceptionStatus = fields.String(allow_none=True)

@@ -18,9 +18,14 @@ def order_ref(receipt_id: str) -> bytes:
     return raw.ljust(32, b"\0")
 
 
+def created_address(sender: str, nonce: int) -> str:
+    """Return the address of the contract sender creates with CREATE at nonce (keccak(rlp([sender, nonce])))."""
+    return to_checksum_address(keccak(rlp.encode([to_canonical_address(sender), nonce]))[12:])
+
+
 def implementation_address(factory: str) -> str:
-    """Return the forwarder implementation the factory deployed in its constructor (CREATE, nonce 1)."""
-    return to_checksum_address(keccak(rlp.encode([to_canonical_address(factory), 1]))[12:])
+    """Return the forwarder implementation the factory deployed in its constructor (a contract's nonce starts at 1)."""
+    return created_address(factory, 1)
 
 
 def salt(split: str, receipt_id: str) -> bytes:

@@ -15,10 +15,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import requests
-import rlp
 from eth_abi.exceptions import DecodingError
 from eth_account import Account
-from eth_utils import keccak, to_canonical_address, to_checksum_address
+from eth_utils import to_checksum_address
 from sqlalchemy import update
 from web3 import Web3
 from web3.exceptions import (
@@ -32,6 +31,7 @@ from web3.exceptions import (
 )
 
 from app.chain.client import make_web3
+from app.chain.deposits import created_address
 from app.chain.contracts import load_artifact
 from app.chain.settings import ETH, ChainSettings
 from app.errors import ChainUnavailable, Conflict, InvalidInput
@@ -194,7 +194,7 @@ def _deploy(w3: Web3, chain: ChainSettings, wallet: str, shares: tuple[int, int]
         tx = constructor.build_transaction({"from": operator.address, "nonce": nonce, "gas": gas,
                                             "chainId": chain.chain_id, **_fees(w3)})
         tx_hash = w3.eth.send_raw_transaction(operator.sign_transaction(tx).raw_transaction)
-    receipt = _wait(w3, tx_hash, _created_address(operator.address, nonce))
+    receipt = _wait(w3, tx_hash, created_address(operator.address, nonce))
     logger.info("split deployed wallet=%s split=%s tx=%s gas_used=%d", wallet, receipt.contractAddress,
                 tx_hash.to_0x_hex(), receipt.gasUsed)
     return to_checksum_address(receipt.contractAddress)
@@ -207,11 +207,6 @@ def _fees(w3: Web3) -> dict[str, int]:
         return {"gasPrice": w3.eth.gas_price}
     tip = w3.eth.max_priority_fee
     return {"maxFeePerGas": 2 * base_fee + tip, "maxPriorityFeePerGas": tip}
-
-
-def _created_address(sender: str, nonce: int) -> str:
-    """Return the address a contract created by sender at nonce gets (keccak(rlp([sender, nonce])))."""
-    return to_checksum_address(keccak(rlp.encode([to_canonical_address(sender), nonce]))[12:])
 
 
 def _wait(w3: Web3, tx_hash, predicted: str):

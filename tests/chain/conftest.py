@@ -12,7 +12,6 @@ from web3 import HTTPProvider, Web3
 from app import create_app
 from app.chain import devchain
 from app.chain.client import forget_prices, make_web3
-from app.chain.contracts import load_artifact
 from app.chain.settings import ChainSettings, Token
 from app.chain.watcher import Watcher
 from app.models import Order
@@ -65,11 +64,7 @@ def transact(w3: Web3, fn, sender: LocalAccount, **tx):
 
 def deploy(w3: Web3, name: str, *args, sender: LocalAccount):
     """Deploy artifact `name` with constructor `args` from `sender`; return the web3 contract instance."""
-    art = load_artifact(name)
-    receipt = wait(w3, w3.eth.contract(abi=art["abi"], bytecode=art["bytecode"]).constructor(*args)
-                   .transact({"from": sender.address}))
-    assert receipt.status == 1, f"deploying {name} failed"
-    return w3.eth.contract(address=receipt.contractAddress, abi=art["abi"])
+    return devchain.deploy(w3, name, *args, sender=sender.address)
 
 
 @dataclass(frozen=True)
