@@ -52,7 +52,8 @@ class Watcher:
         cursor = fork if fork is not None else cursor
         end = max(cursor, min(head, cursor + self.chunk))
         blocks = self._blocks(cursor + 1, end) if end > cursor else []
-        watched = self._watched_orders(now or utcnow())
+        # With no new block there is nothing to attribute, so an idle tick skips loading the open orders.
+        watched = self._watched_orders(now or utcnow()) if blocks else {}
         transfers = self._token_transfers(cursor + 1, end, blocks, watched) + self._native_transfers(blocks, watched)
         transfers += self._internal_eth(blocks[-1] if blocks else None, watched, transfers)
         # Payments that were unconfirmed when this tick began may have become confirmed since.
