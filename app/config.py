@@ -91,6 +91,8 @@ def chain_from_env(env) -> ChainSettings:
         operator_key=env.get("OPERATOR_PRIVATE_KEY", ""),
         monitor_window_seconds=int(env.get("MONITOR_WINDOW", str(24 * 3600))),
         watch_chunk=int(env.get("WATCH_CHUNK", "200")),
+        settle=on_or_off(env.get("SETTLER", "on"), "SETTLER"),
+        settle_stuck_seconds=int(env.get("SETTLE_STUCK_SECONDS", "180")),
     )
 
 
@@ -107,6 +109,14 @@ def read_env_file(path: Path) -> dict[str, str]:
             key, _, value = line.partition("=")
             pairs[key.strip()] = value.strip()
     return pairs
+
+
+def on_or_off(text: str, name: str) -> bool:
+    """Return True for on/true/1/yes, False for off/false/0/no; raises ValueError naming the setting."""
+    value = text.strip().lower()
+    if value not in ("on", "true", "1", "yes", "off", "false", "0", "no"):
+        raise ValueError(f"{name} must be on or off, not {text!r}")
+    return value in ("on", "true", "1", "yes")
 
 
 def bps_in_range(text: str, name: str) -> int:

@@ -1,7 +1,6 @@
 """JSON with exact decimals: numbers parse to Decimal and Decimal dumps as a JSON number."""
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 import simplejson

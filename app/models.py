@@ -176,6 +176,8 @@ class Order(Base):
 
     quotes: Mapped[list[Quote]] = relationship(order_by="Quote.id", cascade="all, delete-orphan")
     payments: Mapped[list[Payment]] = relationship(order_by="Payment.id", viewonly=True)
+    sweeps: Mapped[list[Sweep]] = relationship(order_by="Sweep.id", viewonly=True)
+    refunds: Mapped[list[Refund]] = relationship(order_by="Refund.created_at", viewonly=True)
 
     history: Mapped[list[OrderStatusChange]] = relationship(
         order_by="OrderStatusChange.id", cascade="all, delete-orphan"
@@ -265,3 +267,85 @@ class ChainCursor(Base):
     chain_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     block_number: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class Sweep(Base):
+    """A `Settled` event of our factory for an order: its deposit balance of one token moved into the split
+    and distributed. Seen on chain (whoever sent it); unique by (chain, tx hash, log index)."""
+
+    __tablename__ = "sweeps"
+    __table_args__ = (UniqueConstraint("chain_id", "tx_hash", "log_index"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    chain_id: Mapped[int] = mapped_column(Integer)
+    tx_hash: Mapped[str] = mapped_column(String(66))
+    log_index: Mapped[int] = mapped_column(Integer)
+    block_number: Mapped[int] = mapped_column(BigInteger, index=True)
+    block_hash: Mapped[str] = mapped_column(String(66))
+    block_time: Mapped[datetime] = mapped_column(UTCDateTime)
+    symbol: Mapped[str] = mapped_column(String(16))
+    token_address: Mapped[str | None] = mapped_column(String(42))
+    amount_base_units: Mapped[int] = mapped_column(BaseUnits)  # forwarded from the deposit address
+    merchant_base_units: Mapped[int] = mapped_column(BaseUnits)  # released to the payees other than the platform
+    platform_base_units: Mapped[int] = mapped_column(BaseUnits)  # released to the platform payee
+    # True when each payee got at least its exact share of amount (floored, as PaymentSplitter pays).
+    verified: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SettleTx(Base):
+    """A settle transaction the settler signed: recorded before it is broadcast, so a restart finds it.
+
+    Replacements share the nonce; state is pending until the nonce is final on chain, then done
+    (or replaced, for the attempts that lost to a replacement)."""
+
+    __tablename__ = "settle_txs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    chain_id: Mapped[int] = mapped_column(Integer)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    symbol: Mapped[str] = mapped_column(String(16))
+    sender: Mapped[str] = mapped_column(String(42))
+    nonce: Mapped[int] = mapped_column(BigInteger)
+    tx_hash: Mapped[str] = mapped_column(String(66), unique=True)
+    raw_tx: Mapped[str] = mapped_column(Text)
+    max_fee_per_gas: Mapped[int] = mapped_column(BaseUnits)
+    priority_fee_per_gas: Mapped[int] = mapped_column(BaseUnits)
+    state: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class OperatorNonce(Base):
+    """The next nonce of an operator account, reserved under a row lock so two processes never share one."""
+
+    __tablename__ = "operator_nonces"
+
+    chain_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    address: Mapped[str] = mapped_column(String(42), primary_key=True)
+    next_nonce: Mapped[int] = mapped_column(BigInteger)
+
+
+class Refund(Base):
+    """A refund the merchant pays from its own wallet: requested, then its transaction submitted and
+    verified on chain (confirmed). Never custodial: Tillpoint only checks the transaction."""
+
+    __tablename__ = "refunds"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16))  # requested | submitted | confirmed
+    symbol: Mapped[str] = mapped_column(String(16))
+    token_address: Mapped[str | None] = mapped_column(String(42))
+    amount_base_units: Mapped[int] = mapped_column(BaseUnits)
+    usd_cents: Mapped[int] = mapped_column(BigInteger)
+    to_address: Mapped[str] = mapped_column(String(42))
+    reason: Mapped[str | None] = mapped_column(Text)
+    items: Mapped[list[dict]] = mapped_column(JSON, default=list)
+    tx_hash: Mapped[str | None] = mapped_column(String(66), unique=True)
+    block_number: Mapped[int | None] = mapped_column(BigInteger)
+    block_hash: Mapped[str | None] = mapped_column(String(66))
+    paid_base_units: Mapped[int | None] = mapped_column(BaseUnits)
+    rejection: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -13,7 +13,7 @@ from app.auth.keys import current_merchant, requires
 from app.domain.money import cents_to_usd
 from app.models import Order, Quote
 from app.pay import eip681
-from app.services import orders
+from app.services import ledger, orders, refunds
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 SECONDS_BEFORE_MS = 10**11  # below this a timestamp is taken as seconds, as the reference accepts both
@@ -24,7 +24,8 @@ SECONDS_BEFORE_MS = 10**11  # below this a timestamp is taken as seconds, as the
 @doc("List receipts, newest first", ReceiptListSchema, query=ReceiptListQuerySchema, scope="receipts:read")
 def list_receipts():
     query = load(ReceiptListQuerySchema(), request.args.to_dict())
-    found = orders.list_receipts(current_merchant(), query["limit"], _start(query["start"]), _end(query["end"]))
+    found = orders.list_receipts(current_merchant(), query["limit"], window_start(query["start"]),
+                                 window_end(query["end"]))
     return jsonify(ReceiptListSchema().dump({"receipts": [receipt_body(o) for o in found]}))
 
 
@@ -40,11 +41,11 @@ def _as_millis(value: int) -> int:
     return value * 1000 if value < SECONDS_BEFORE_MS else value
 
 
-def _start(value: int | None) -> datetime | None:
+def window_start(value: int | None) -> datetime | None:
     return None if value is None else EPOCH + timedelta(milliseconds=_as_millis(value))
 
 
-def _end(value: int | None) -> datetime | None:
+def window_end(value: int | None) -> datetime | None:
     """Return the exclusive upper bound: the end names a whole second or millisecond."""
     if value is None:
         return None
@@ -71,7 +72,24 @@ def receipt_body(order: Order) -> dict:
                           for h in order.history],
         "chainId": order.chain_id, "depositAddress": order.deposit_address,
         "quotes": [quote_body(order, q) for q in order.quotes],
+        **settlement_body(order),
     }
+
+
+def settlement_body(order: Order) -> dict:
+    """Return what happened to the order's money: payments, sweeps into the split, refunds, and the ledger."""
+    first_sweep = min((s.block_number for s in order.sweeps), default=None)
+    payments = [{**vars(p), "after_settlement": first_sweep is not None and p.block_number > first_sweep}
+                for p in order.payments]
+    return {"settledAt": order.settled_at, "payments": payments, "sweeps": order.sweeps, "refunds": order.refunds,
+            "refundedUsd": cents_to_usd(refunds.refunded_cents(order)),
+            "ledger": [ledger_entry(order, entry) for entry in ledger.order_ledger(order).values()]}
+
+
+def ledger_entry(order: Order | None, entry: ledger.TokenLedger, cents: dict[str, int] | None = None) -> dict:
+    """Return a ledger line: base units, and USD at the order's quote rate (or the given cents)."""
+    cents = ledger.in_usd(order, entry) if cents is None else cents
+    return {**vars(entry), "usd": {name: cents_to_usd(value) for name, value in cents.items()}}
 
 
 def quote_body(order: Order, quote: Quote) -> dict:

@@ -249,6 +249,13 @@ class ReceiptSchema(Schema):
     chainId = fields.Integer(allow_none=True)
     depositAddress = fields.String(allow_none=True)
     quotes = fields.List(fields.Nested(QuoteSchema))
+    settledAt = Millis(allow_none=True, metadata={"description": "when the order's total reached its split"})
+    payments = fields.List(fields.Nested(lambda: PaymentSchema()))
+    sweeps = fields.List(fields.Nested(lambda: SweepSchema()),
+                         metadata={"description": "settlements: deposit balance moved into the split and paid out"})
+    refunds = fields.List(fields.Nested(lambda: RefundSchema()))
+    refundedUsd = fields.Decimal(as_string=False, metadata={"description": "confirmed refunds"})
+    ledger = fields.List(fields.Nested(lambda: LedgerEntrySchema()))
 
 
 class ReceiptEnvelopeSchema(Schema):
@@ -323,3 +330,117 @@ class SplitEnvelopeSchema(Schema):
 class SplitCreatedSchema(Schema):
     ok = fields.Boolean()
     split = fields.Nested(SplitSchema)
+
+
+# ---- settlement, refunds, ledger
+
+TX_HASH = validate.Regexp(r"^0x[0-9a-fA-F]{64}$", error="Must be 0x followed by 64 hex.")
+ADDRESS = validate.Regexp(r"^0x[0-9a-fA-F]{40}$", error="Must be 0x followed by 40 hex.")
+
+
+class BaseUnitsString(fields.String):
+    """A token amount in base units as a decimal string of digits (exact beyond 2^53); loads to int."""
+
+    default_error_messages = {"invalid": "Must be a string of decimal digits (base units)."}
+
+    def _deserialize(self, value, attr, data, **kwargs) -> int:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if not (text.isascii() and text.isdigit()) or len(text) > 78:
+            raise self.make_error("invalid")
+        return int(text)
+
+    def _serialize(self, value, attr, obj, **kwargs) -> str | None:
+        return None if value is None else str(value)
+
+
+class RefundItemSchema(Schema):
+    sku = fields.String(required=True, validate=validate.Length(1, 64))
+    qty = fields.Integer(required=True, strict=True, validate=validate.Range(1, 10_000))
+
+
+class RefundRequestSchema(Schema):
+    amount = UsdAmount(load_default=None, metadata={"description": "USD; or give amountBaseUnits"})
+    amountBaseUnits = BaseUnitsString(load_default=None, metadata={"description": "token base units, as a string"})
+    token = fields.String(required=True, validate=validate.Length(1, 16))
+    to = fields.String(load_default=None, validate=ADDRESS,
+                       metadata={"description": "recipient; default: the address that paid"})
+    reason = fields.String(load_default=None, validate=validate.Length(max=500))
+    items = fields.List(fields.Nested(RefundItemSchema), load_default=list, validate=validate.Length(max=100))
+
+    @validates_schema
+    def _one_amount(self, data, **kwargs):
+        if (data.get("amount") is None) == (data.get("amountBaseUnits") is None):
+            raise ValidationError("Give exactly one of amount (USD) and amountBaseUnits.", "amount")
+
+
+class RefundTxSchema(Schema):
+    txHash = fields.String(required=True, validate=TX_HASH)
+
+
+class PaymentSchema(Schema):
+    token = fields.String(attribute="symbol")
+    amount = BaseUnitsString(attribute="amount_base_units")
+    usd = UsdAmount(attribute="usd_cents")
+    txHash = fields.String(attribute="tx_hash")
+    logIndex = fields.Integer(attribute="log_index")
+    block = fields.Integer(attribute="block_number")
+    at = Millis(attribute="block_time")
+    sender = fields.String(attribute="from_address")
+    late = fields.Boolean()
+    afterSettlement = fields.Boolean(attribute="after_settlement")
+
+
+class SweepSchema(Schema):
+    token = fields.String(attribute="symbol")
+    amount = BaseUnitsString(attribute="amount_base_units")
+    toMerchant = BaseUnitsString(attribute="merchant_base_units")
+    toPlatform = BaseUnitsString(attribute="platform_base_units")
+    verified = fields.Boolean()
+    txHash = fields.String(attribute="tx_hash")
+    block = fields.Integer(attribute="block_number")
+    at = Millis(attribute="block_time")
+
+
+class RefundSchema(Schema):
+    refundId = fields.String(attribute="id")
+    status = fields.String(metadata={"enum": ["requested", "submitted", "confirmed"]})
+    token = fields.String(attribute="symbol")
+    amount = BaseUnitsString(attribute="amount_base_units")
+    usd = UsdAmount(attribute="usd_cents")
+    to = fields.String(attribute="to_address")
+    reason = fields.String(allow_none=True)
+    items = fields.List(fields.Nested(RefundItemSchema))
+    txHash = fields.String(attribute="tx_hash", allow_none=True)
+    block = fields.Integer(attribute="block_number", allow_none=True)
+    paid = BaseUnitsString(attribute="paid_base_units", allow_none=True)
+    rejection = fields.String(allow_none=True, metadata={"description": "why the last linked transaction was refused"})
+    createdAt = Millis(attribute="created_at")
+    confirmedAt = Millis(attribute="confirmed_at", allow_none=True)
+
+
+class RefundEnvelopeSchema(Schema):
+    ok = fields.Boolean()
+    refund = fields.Nested(RefundSchema)
+
+
+class LedgerEntrySchema(Schema):
+    token = fields.String()
+    received = BaseUnitsString()
+    toMerchant = BaseUnitsString(attribute="to_merchant")
+    toPlatform = BaseUnitsString(attribute="to_platform")
+    held = fields.String(metadata={"description": "still at the deposit address (base units)"})
+    inSplit = fields.String(attribute="in_split",
+                            metadata={"description": "moved into the split, not yet paid out (rounding carry)"})
+    refunded = BaseUnitsString()
+    usd = fields.Dict(keys=fields.String(), values=fields.Decimal(as_string=False),
+                      metadata={"description": "the same amounts in USD at the quote rate"})
+
+
+class LedgerQuerySchema(Schema):
+    start = fields.Integer(load_default=None, validate=validate.Range(0, 10**15))
+    end = fields.Integer(load_default=None, validate=validate.Range(0, 10**15))
+
+
+class LedgerSummarySchema(Schema):
+    ok = fields.Boolean()
+    tokens = fields.List(fields.Nested(LedgerEntrySchema))

@@ -5,15 +5,17 @@ import functools
 import logging
 import threading
 import time
+from contextlib import contextmanager
 
 import requests
 from eth_abi import decode
 from web3 import HTTPProvider, Web3
-from web3.exceptions import Web3Exception
+from web3.exceptions import BadResponseFormat, ProviderConnectionError, Web3Exception, Web3RPCError
 from web3.providers.rpc.utils import ExceptionRetryConfiguration
 
 from app.chain.quotes import EthPrice
 from app.chain.settings import ChainSettings
+from app.errors import ChainUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -21,6 +23,8 @@ LATEST_ROUND_DATA = "0xfeaf968c"
 DECIMALS = "0x313ce567"
 # web3's default retry misses requests.ConnectionError (not a builtin ConnectionError subclass).
 RETRYABLE = (ConnectionError, requests.ConnectionError, requests.HTTPError, requests.Timeout)
+RPC_ERRORS = (requests.RequestException, OSError, Web3RPCError, ProviderConnectionError, BadResponseFormat)
+RPC_TIMEOUT_SECONDS = 5  # for reads and sends made while an API request waits
 
 READ_METHODS = ["eth_chainId", "eth_blockNumber", "eth_getBlockByNumber", "eth_getBlockByHash", "eth_getLogs",
                 "eth_getBalance", "eth_call", "eth_getTransactionReceipt", "eth_getTransactionByHash",
@@ -82,3 +86,32 @@ def forget_prices() -> None:
 def order_time_web3(rpc_url: str) -> Web3:
     """Return a shared Web3 for reads during a request: short timeout, no retries (the order must not wait)."""
     return make_web3(rpc_url, timeout=2, retries=0)
+
+
+def connect(chain: ChainSettings) -> Web3:
+    """Return a Web3 on the configured RPC, checked to be on chain_id; raises ChainUnavailable."""
+    w3 = make_web3(chain.rpc_url, timeout=RPC_TIMEOUT_SECONDS, retries=1)
+    with rpc_errors("read the chain id"):
+        actual = w3.eth.chain_id
+    if actual != chain.chain_id:
+        raise ChainUnavailable(f"The RPC serves chain {actual} but this server is configured for {chain.chain_id}")
+    return w3
+
+
+@contextmanager
+def rpc_errors(action: str):
+    """Turn RPC failures inside the block into ChainUnavailable (never echoing the RPC URL, which may hold a key)."""
+    try:
+        yield
+    except Web3RPCError as exc:
+        logger.warning("rpc error action=%r error=%s", action, exc)
+        raise ChainUnavailable(f"Could not {action}: the node answered {node_message(exc)}") from exc
+    except RPC_ERRORS as exc:
+        logger.warning("rpc unreachable action=%r error=%s", action, type(exc).__name__)
+        raise ChainUnavailable(f"Could not {action}: the chain RPC is unreachable") from exc
+
+
+def node_message(exc: Web3RPCError) -> str:
+    """Return the node's own error text from a JSON-RPC error response."""
+    error = (exc.rpc_response or {}).get("error")
+    return str(error.get("message")) if isinstance(error, dict) and error.get("message") else str(exc.message)

@@ -5,6 +5,9 @@ import json
 from functools import cache
 from pathlib import Path
 
+BALANCE_OF_ABI = [{"type": "function", "name": "balanceOf", "stateMutability": "view",
+                   "inputs": [{"name": "account", "type": "address"}],
+                   "outputs": [{"name": "", "type": "uint256"}]}]
 ARTIFACTS_DIR = Path(__file__).resolve().parents[2] / "contracts_abi"
 
 

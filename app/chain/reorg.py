@@ -9,7 +9,7 @@ from web3 import Web3
 from web3.exceptions import BlockNotFound
 
 from app.extensions import db
-from app.models import ChainBlock, ChainCursor, Payment
+from app.models import ChainBlock, ChainCursor, Payment, Sweep
 
 logger = logging.getLogger(__name__)
 
@@ -42,13 +42,15 @@ def find_fork(w3: Web3, chain_id: int, cursor: int) -> int | None:
 
 
 def rollback(chain_id: int, fork: int) -> set[int]:
-    """Drop payments and block hashes above fork and move the cursor back; return the orders touched.
+    """Drop payments, sweeps and block hashes above fork and move the cursor back; return the orders touched.
 
     Nothing is committed here: the caller rescans and commits rollback, new payments and statuses at once.
     """
-    order_ids = set(db.session.scalars(select(Payment.order_id).where(
-        Payment.chain_id == chain_id, Payment.block_number > fork)).all())
-    db.session.execute(delete(Payment).where(Payment.chain_id == chain_id, Payment.block_number > fork))
+    order_ids: set[int] = set()
+    for model in (Payment, Sweep):
+        above = (model.chain_id == chain_id, model.block_number > fork)
+        order_ids.update(db.session.scalars(select(model.order_id).where(*above)).all())
+        db.session.execute(delete(model).where(*above))
     db.session.execute(delete(ChainBlock).where(ChainBlock.chain_id == chain_id, ChainBlock.number > fork))
     db.session.get(ChainCursor, chain_id, with_for_update=True).block_number = fork
     logger.warning("reorg rolled back chain=%d fork=%d orders=%s", chain_id, fork, sorted(order_ids))

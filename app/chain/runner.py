@@ -8,8 +8,11 @@ from datetime import timedelta
 import redis
 
 from app.chain.client import make_web3
+from app.chain.settings import ChainSettings
+from app.chain.settler import Settler
 from app.chain.watcher import Watcher
 from app.config import Config
+from app.services import refunds
 
 logger = logging.getLogger(__name__)
 
@@ -25,11 +28,12 @@ def lock_name(chain_id: int) -> str:
 def run_watcher(config: Config, stop=lambda: False, standby_seconds: float = STANDBY_SECONDS) -> None:
     """Watch config's chain until stop() is true; with REDIS_URL only while holding the chain's lock."""
     chain = config.CHAIN
-    watcher = Watcher(make_web3(chain.rpc_url), chain, max_chunk=chain.watch_chunk,
-                      monitor_window=timedelta(seconds=chain.monitor_window_seconds))
+    w3, window = make_web3(chain.rpc_url), timedelta(seconds=chain.monitor_window_seconds)
+    watcher = Watcher(w3, chain, max_chunk=chain.watch_chunk, monitor_window=window)
+    after_tick = follow_up(w3, chain, window)
     if not config.REDIS_URL:
         logger.warning("REDIS_URL is not set: nothing stops a second watcher; run exactly one per chain")
-        watcher.run(stop)
+        watcher.run(stop, after_tick=after_tick)
         return
     lock = redis.Redis.from_url(config.REDIS_URL).lock(lock_name(chain.chain_id), timeout=LOCK_SECONDS)
     while not stop():
@@ -38,9 +42,26 @@ def run_watcher(config: Config, stop=lambda: False, standby_seconds: float = STA
             continue
         logger.info("watcher active chain=%d", chain.chain_id)
         try:
-            watcher.run(lambda: stop() or not _renew(lock))
+            watcher.run(lambda: stop() or not _renew(lock), after_tick=after_tick)
         finally:
             _release(lock)
+
+
+def follow_up(w3, chain: ChainSettings, window: timedelta):
+    """Return the work the watcher does after each tick: verify submitted refunds, and settle unless disabled."""
+    settler = None
+    if chain.settle and chain.operator_key and chain.factory:
+        settler = Settler(w3, chain, monitor_window=window)
+    else:
+        logger.warning("settler off (SETTLER=off, or no OPERATOR_PRIVATE_KEY / DEPOSIT_FACTORY): paid orders "
+                       "stay paid until something settles them")
+
+    def work() -> None:
+        refunds.verify_submitted(w3, chain)
+        if settler is not None:
+            settler.tick()
+
+    return work
 
 
 def _acquire(lock) -> bool:

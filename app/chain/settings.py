@@ -36,6 +36,8 @@ class ChainSettings:
     operator_key: str = field(default="", repr=False)
     monitor_window_seconds: int = 24 * 3600
     watch_chunk: int = 200  # most blocks a watcher tick reads at once
+    settle: bool = True  # the watcher also sweeps paid orders into their splits (needs operator_key)
+    settle_stuck_seconds: int = 180  # a settle transaction unmined this long is replaced with higher fees
 
     @property
     def enabled(self) -> bool:

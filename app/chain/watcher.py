@@ -12,24 +12,34 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from eth_utils import to_checksum_address
-from hexbytes import HexBytes
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import selectinload
 from web3 import Web3
 
-from app.chain import reorg
+from app.chain import deposits, reorg
+from app.chain.contracts import load_artifact
+from app.chain.events import (
+    SETTLED_TOPIC,
+    TRANSFER_TOPIC,
+    ZERO_ADDRESS,
+    address_topic,
+    release,
+    topic_address,
+    transfer,
+    words,
+)
+from app.chain.events import hex_str as _hex
 from app.chain.settings import ETH, ChainSettings
 from app.domain.statuses import OrderStatus
 from app.extensions import db
-from app.models import ChainBlock, ChainCursor, Order, Payment, utcnow
+from app.models import ChainBlock, ChainCursor, Order, Payment, Sweep, utcnow
 from app.services import payments
 from app.services.payments import Transfer
 
 logger = logging.getLogger(__name__)
 
-TRANSFER_TOPIC = Web3.keccak(text="Transfer(address,address,uint256)").to_0x_hex()
 ADDRESS_CHUNK = 200
-UNKNOWN_SENDER = "0x0000000000000000000000000000000000000000"  # an internal transfer's sender is not in any log
+UNKNOWN_SENDER = ZERO_ADDRESS  # an internal transfer's sender is not in any log
 
 
 @dataclass
@@ -39,6 +49,7 @@ class Watcher:
     monitor_window: timedelta = timedelta(hours=24)
     max_chunk: int = 200
     chunk: int = field(default=0)
+    split_shares: dict[str, tuple[dict[str, int], int]] = field(default_factory=dict)  # immutable on chain
 
     def __post_init__(self) -> None:
         self.chunk = self.chunk or self.max_chunk
@@ -55,27 +66,37 @@ class Watcher:
         # With no new block there is nothing to attribute, so an idle tick skips loading the open orders.
         watched = self._watched_orders(now or utcnow()) if blocks else {}
         transfers = self._token_transfers(cursor + 1, end, blocks, watched) + self._native_transfers(blocks, watched)
-        transfers += self._internal_eth(blocks[-1] if blocks else None, watched, transfers)
-        # Payments that were unconfirmed when this tick began may have become confirmed since.
-        touched = rolled_back | self._orders_with_payments_since(cursor - self.chain.confirmations)
-        self._commit(head, end, blocks, transfers, watched, touched, now or utcnow())
+        sweeps = self._sweeps(cursor + 1, end, blocks, watched)
+        transfers += self._internal_eth(blocks[-1] if blocks else None, watched, transfers, sweeps)
+        # Payments and sweeps that were unconfirmed when this tick began may have become confirmed since.
+        touched = rolled_back | self._orders_with_activity_since(cursor - self.chain.confirmations)
+        self._commit(head, end, blocks, transfers, sweeps, watched, touched, now or utcnow())
         return len(blocks)
 
-    def run(self, stop=lambda: False, idle_seconds: float = 1.0) -> None:
-        """Tick until stop() is true, backing off and shrinking the chunk on RPC failures."""
+    def run(self, stop=lambda: False, idle_seconds: float = 1.0, after_tick=None) -> None:
+        """Tick until stop() is true, backing off and shrinking the chunk on RPC failures. After each
+        tick, after_tick() runs (the settler and refund checks); its failures are logged and it runs again
+        next tick."""
         backoff = 0.5
         while not stop():
             try:
                 processed = self.tick()
                 backoff, self.chunk = 0.5, min(self.max_chunk, self.chunk * 2)
-                if processed == 0:
-                    time.sleep(idle_seconds)
             except Exception:  # noqa: BLE001 - any RPC/DB failure: log, keep the cursor, retry
                 db.session.rollback()
                 self.chunk = max(1, self.chunk // 2)
                 logger.exception("watcher tick failed chunk=%d retry_in=%.1fs", self.chunk, backoff)
                 time.sleep(backoff)
                 backoff = min(backoff * 2, 30)
+                continue
+            if after_tick is not None:
+                try:
+                    after_tick()
+                except Exception:  # noqa: BLE001 - same policy: log, retry next tick
+                    db.session.rollback()
+                    logger.exception("after-tick work failed; retrying next tick")
+            if processed == 0:
+                time.sleep(idle_seconds)
 
     def _cursor(self, head: int) -> int:
         cursor = db.session.get(ChainCursor, self.chain.chain_id)
@@ -92,33 +113,100 @@ class Watcher:
         return blocks
 
     def _watched_orders(self, now: datetime) -> dict[str, Order]:
-        """Return orders whose deposit address may still be paid (quote valid or expired within the window)."""
+        """Return orders whose deposit address may still be paid or swept: every paid order (it awaits its
+        settlement), and the others while their quote is valid or expired within the monitor window."""
         orders = db.session.scalars(select(Order).options(selectinload(Order.quotes)).where(
             Order.chain_id == self.chain.chain_id, Order.deposit_address.is_not(None),
             Order.status.in_([s.value for s in payments.WATCHED]),
-            Order.expires_at >= now - self.monitor_window)).all()
+            or_(Order.status == OrderStatus.PAID.value, Order.expires_at >= now - self.monitor_window))).all()
         return {order.deposit_address.lower(): order for order in orders}
 
     def _token_transfers(self, first: int, last: int, blocks: list, watched: dict[str, Order]) -> list[Transfer]:
         if last < first or not watched or not self.chain.tokens:
             return []
         by_address = {t.address.lower(): t for t in self.chain.tokens}
-        topics = ["0x" + "00" * 12 + a.removeprefix("0x") for a in watched]
-        logs = []
-        for i in range(0, len(topics), ADDRESS_CHUNK):
-            logs += self.w3.eth.get_logs({"fromBlock": first, "toBlock": last, "address": list(
-                t.address for t in self.chain.tokens), "topics": [TRANSFER_TOPIC, None, topics[i:i + ADDRESS_CHUNK]]})
+        logs = self._logs(first, last, blocks, [t.address for t in self.chain.tokens], TRANSFER_TOPIC,
+                          2, [address_topic(a) for a in watched])
         times = {block["number"]: _time(block["timestamp"]) for block in blocks}
+        found = []
+        for log in logs:
+            token, decoded = by_address.get(log["address"].lower()), transfer(log)
+            if token is None or decoded is None:
+                continue
+            found.append(Transfer(tx_hash=_hex(log["transactionHash"]), log_index=log["logIndex"],
+                                  block_number=log["blockNumber"], block_hash=_hex(log["blockHash"]),
+                                  block_time=times[log["blockNumber"]], symbol=token.symbol,
+                                  token_address=to_checksum_address(log["address"]), from_address=decoded[0],
+                                  to_address=decoded[1], amount_base_units=decoded[2]))
+        return found
+
+    def _logs(self, first: int, last: int, blocks: list, addresses: list[str], topic: str, position: int,
+              values: list[str]) -> list:
+        """Return the logs of addresses with topic whose topic at position is one of values, in chunks,
+        checked to come from the blocks just read (else the chain moved mid-tick)."""
+        logs = []
+        for i in range(0, len(values), ADDRESS_CHUNK):
+            topics = [topic] + [None] * (position - 1) + [values[i:i + ADDRESS_CHUNK]]
+            logs += self.w3.eth.get_logs({"fromBlock": first, "toBlock": last, "address": addresses,
+                                          "topics": topics})
         hashes = {block["number"]: _hex(block["hash"]) for block in blocks}
         if any(hashes.get(log["blockNumber"]) != _hex(log["blockHash"]) for log in logs):
             raise reorg.ChainMoved("logs come from blocks other than the ones just read")
-        return [Transfer(tx_hash=_hex(log["transactionHash"]), log_index=log["logIndex"],
-                         block_number=log["blockNumber"], block_hash=_hex(log["blockHash"]),
-                         block_time=times[log["blockNumber"]], symbol=by_address[log["address"].lower()].symbol,
-                         token_address=to_checksum_address(log["address"]),
-                         from_address=_topic_address(log["topics"][1]), to_address=_topic_address(log["topics"][2]),
-                         amount_base_units=int.from_bytes(HexBytes(log["data"]), "big"))
-                for log in logs if log["address"].lower() in by_address and len(log["topics"]) == 3]
+        return logs
+
+    def _sweeps(self, first: int, last: int, blocks: list, watched: dict[str, Order]) -> list[Sweep]:
+        """Return the factory's Settled events for watched orders, each with the split payouts it caused."""
+        if last < first or not watched or not self.chain.factory:
+            return []
+        by_ref = {_hex(deposits.order_ref(o.receipt_id)): o for o in watched.values()}
+        logs = self._logs(first, last, blocks, [self.chain.factory], SETTLED_TOPIC, 2, list(by_ref))
+        if not logs:
+            return []
+        with self.w3.batch_requests() as batch:
+            for tx_hash in dict.fromkeys(_hex(log["transactionHash"]) for log in logs):
+                batch.add(self.w3.eth.get_transaction_receipt(tx_hash))
+            receipts = {_hex(r["transactionHash"]): r for r in batch.execute()}
+        times = {block["number"]: _time(block["timestamp"]) for block in blocks}
+        found = []
+        for log in logs:
+            order = by_ref[_hex(log["topics"][2])]
+            sweep = self._sweep(order, log, receipts[_hex(log["transactionHash"])], times[log["blockNumber"]])
+            if sweep is not None:
+                found.append(sweep)
+        return found
+
+    def _sweep(self, order: Order, log, receipt, block_time: datetime) -> Sweep | None:
+        split, token = topic_address(log["topics"][1]), topic_address(log["topics"][3])
+        symbol = ETH if token == ZERO_ADDRESS else next(
+            (t.symbol for t in self.chain.tokens if t.address.lower() == token.lower()), None)
+        if split != order.split_address or symbol is None:
+            return None  # another split's address for this reference, or a token we never credit
+        amount = words(log)[0]
+        # The payouts of this settle: the split's releases of this token since the previous Settled log.
+        previous = max((e["logIndex"] for e in receipt["logs"] if e["logIndex"] < log["logIndex"]
+                        and _hex(e["topics"][0]) == SETTLED_TOPIC if e["topics"]), default=-1)
+        paid: dict[str, int] = {}
+        for entry in receipt["logs"]:
+            payout = release(entry) if previous < entry["logIndex"] < log["logIndex"] else None
+            if payout and payout.split == split and (payout.token or ZERO_ADDRESS) == token:
+                paid[payout.payee] = paid.get(payout.payee, 0) + payout.amount
+        platform = paid.get(to_checksum_address(self.chain.platform_payee), 0) if self.chain.platform_payee else 0
+        return Sweep(order_id=order.id, chain_id=self.chain.chain_id, tx_hash=_hex(log["transactionHash"]),
+                     log_index=log["logIndex"], block_number=log["blockNumber"], block_hash=_hex(log["blockHash"]),
+                     block_time=block_time, symbol=symbol, token_address=None if symbol == ETH else token,
+                     amount_base_units=amount, merchant_base_units=sum(paid.values()) - platform,
+                     platform_base_units=platform, verified=self._fair(split, amount, paid))
+
+    def _fair(self, split: str, amount: int, paid: dict[str, int]) -> bool:
+        """Return True if every payee of split got at least its exact share of amount, floored (the dust
+        PaymentSplitter keeps is paid out by a later distribution, so a payee may get a unit more)."""
+        if split not in self.split_shares:
+            contract = self.w3.eth.contract(address=split, abi=load_artifact("Split")["abi"])
+            payees = [contract.functions.payee(i).call() for i in range(contract.functions.payeeCount().call())]
+            self.split_shares[split] = ({p: contract.functions.shares(p).call() for p in payees},
+                                        contract.functions.totalShares().call())
+        shares, total = self.split_shares[split]
+        return all(paid.get(payee, 0) >= amount * share // total for payee, share in shares.items())
 
     def _native_transfers(self, blocks: list, watched: dict[str, Order]) -> list[Transfer]:
         candidates = [(block, tx) for block in blocks for tx in block["transactions"]
@@ -133,14 +221,14 @@ class Watcher:
                                       to_address=to_checksum_address(tx["to"]), amount_base_units=tx["value"]))
         return transfers
 
-    def _internal_eth(self, last_block, watched: dict[str, Order], seen: list[Transfer]) -> list[Transfer]:
+    def _internal_eth(self, last_block, watched: dict[str, Order], seen: list[Transfer],
+                      swept: list[Sweep]) -> list[Transfer]:
         """ETH that arrived with no transaction of its own (sent by a contract): the balance at the chunk's
-        last block beyond every ETH payment recorded, credited at that block.
+        last block beyond every ETH payment recorded less every ETH sweep, credited at that block.
 
-        Until settlement sweeps deposit addresses, a balance only grows, so the difference is exact.
+        Sweeps are read from the same blocks as payments, so at that block the difference is exact.
         """
-        eth_orders = {a: o for a, o in watched.items()
-                      if o.status != OrderStatus.PAID.value and any(q.symbol == ETH for q in o.quotes)}
+        eth_orders = {a: o for a, o in watched.items() if any(q.symbol == ETH for q in o.quotes)}
         if last_block is None or not eth_orders:
             return []
         number = last_block["number"]
@@ -148,34 +236,39 @@ class Watcher:
             for address in eth_orders:
                 batch.add(self.w3.eth.get_balance(to_checksum_address(address), number))
             balances = dict(zip(eth_orders, batch.execute()))
-        credited = self._recorded_eth(eth_orders, seen)
+        held = self._recorded_eth(eth_orders, seen, swept)
         return [Transfer(tx_hash=f"balance:{address}@{number}", log_index=-2, block_number=number,
                          block_hash=_hex(last_block["hash"]), block_time=_time(last_block["timestamp"]), symbol=ETH,
                          token_address=None, from_address=UNKNOWN_SENDER, to_address=to_checksum_address(address),
-                         amount_base_units=balances[address] - credited.get(address, 0))
-                for address in eth_orders if balances[address] > credited.get(address, 0)]
+                         amount_base_units=balances[address] - held[address])
+                for address in eth_orders if balances[address] > held[address]]
 
-    def _recorded_eth(self, eth_orders: dict[str, Order], seen: list[Transfer]) -> dict[str, int]:
-        ids = {order.id: address for address, order in eth_orders.items()}
-        credited: dict[str, int] = {}
-        for order_id, amount in db.session.execute(select(Payment.order_id, Payment.amount_base_units).where(
-                Payment.order_id.in_(ids), Payment.symbol == ETH)).all():
-            credited[ids[order_id]] = credited.get(ids[order_id], 0) + amount
-        for transfer in seen:
-            if transfer.symbol == ETH:
-                address = transfer.to_address.lower()
-                credited[address] = credited.get(address, 0) + transfer.amount_base_units
-        return credited
+    def _recorded_eth(self, eth_orders: dict[str, Order], seen: list[Transfer], swept: list[Sweep]) -> dict[str, int]:
+        """Return the ETH each address should hold by our records: payments in, less sweeps out."""
+        address_of = {order.id: address for address, order in eth_orders.items()}
+        held = dict.fromkeys(eth_orders, 0)
+        for model, sign in ((Payment, 1), (Sweep, -1)):
+            for order_id, amount in db.session.execute(select(model.order_id, model.amount_base_units).where(
+                    model.order_id.in_(address_of), model.symbol == ETH)).all():
+                held[address_of[order_id]] += sign * amount
+        for payment in seen:
+            if payment.symbol == ETH and payment.to_address.lower() in held:
+                held[payment.to_address.lower()] += payment.amount_base_units
+        for sweep in swept:
+            if sweep.symbol == ETH and sweep.order_id in address_of:
+                held[address_of[sweep.order_id]] -= sweep.amount_base_units
+        return held
 
-    def _commit(self, head: int, end: int, blocks: list, transfers: list[Transfer], watched: dict[str, Order],
-                touched: set[int], now: datetime) -> None:
+    def _commit(self, head: int, end: int, blocks: list, transfers: list[Transfer], sweeps: list[Sweep],
+                watched: dict[str, Order], touched: set[int], now: datetime) -> None:
         by_order: dict[int, list[Transfer]] = {}
-        for transfer in transfers:
-            by_order.setdefault(watched[transfer.to_address.lower()].id, []).append(transfer)
+        for payment in transfers:
+            by_order.setdefault(watched[payment.to_address.lower()].id, []).append(payment)
         known = payments.recorded_keys(self.chain.chain_id, transfers)
-        orders = payments.lock_orders(sorted(touched | set(by_order)))
+        orders = payments.lock_orders(sorted(touched | set(by_order) | {s.order_id for s in sweeps}))
         for order_id, order_transfers in by_order.items():
             payments.record_transfers(orders[order_id], self.chain.chain_id, order_transfers, known)
+        payments.record_sweeps(self.chain.chain_id, sweeps)
         if blocks:  # a rescan (after a rollback or a cursor reset) replaces the hashes it stored before
             db.session.execute(delete(ChainBlock).where(ChainBlock.chain_id == self.chain.chain_id,
                                                         ChainBlock.number >= blocks[0]["number"]))
@@ -183,9 +276,9 @@ class Watcher:
                                        hash=_hex(block["hash"])) for block in blocks])
         self._move_cursor(end)
         db.session.flush()
-        recorded = payments.payments_by_order(list(orders))
+        paid, swept = payments.rows_by_order(Payment, list(orders)), payments.rows_by_order(Sweep, list(orders))
         for order_id, order in orders.items():
-            payments.refresh_status(order, head, self.chain.confirmations, recorded[order_id])
+            payments.refresh_status(order, head, self.chain.confirmations, paid[order_id], swept[order_id])
         payments.expire_overdue(now)
         reorg.prune(self.chain.chain_id, end)
         db.session.commit()
@@ -197,18 +290,12 @@ class Watcher:
         else:
             cursor.block_number = end
 
-    def _orders_with_payments_since(self, block: int) -> set[int]:
-        return set(db.session.scalars(select(Payment.order_id).join(Order).where(
-            Payment.chain_id == self.chain.chain_id, Payment.block_number > block,
-            Order.status.in_([s.value for s in payments.WATCHED]))).all())
-
-
-def _hex(value) -> str:
-    return HexBytes(value).to_0x_hex()
-
-
-def _topic_address(topic) -> str:
-    return to_checksum_address(HexBytes(topic)[-20:])
+    def _orders_with_activity_since(self, block: int) -> set[int]:
+        """Return open orders with a payment or a sweep above block."""
+        return {order_id for model in (Payment, Sweep) for order_id in db.session.scalars(
+            select(model.order_id).join(Order).where(
+                model.chain_id == self.chain.chain_id, model.block_number > block,
+                Order.status.in_([s.value for s in payments.WATCHED])))}
 
 
 def _time(timestamp: int) -> datetime:

@@ -12,11 +12,11 @@ from sqlalchemy.orm import selectinload
 
 from app.domain.statuses import TRANSITIONS, ExceptionStatus, OrderStatus
 from app.extensions import db
-from app.models import Order, OrderStatusChange, Payment
+from app.models import Order, OrderStatusChange, Payment, Sweep
 
 logger = logging.getLogger(__name__)
 
-WATCHED = (OrderStatus.GENERATED, OrderStatus.PENDING, OrderStatus.PAID, OrderStatus.EXPIRED)
+WATCHED = (OrderStatus.GENERATED, OrderStatus.PENDING, OrderStatus.PAID, OrderStatus.COMPLETED, OrderStatus.EXPIRED)
 
 
 @dataclass(frozen=True)
@@ -44,12 +44,17 @@ def usd_cents(order: Order, symbol: str, amount: int) -> int:
     return int(value.to_integral_value(ROUND_FLOOR))
 
 
-def value_cents(order: Order, paid: list[Payment]) -> int:
-    """Return what the payments are worth, converting each token's sum once (no cent lost per payment)."""
-    per_token: dict[str, int] = {}
-    for payment in paid:
-        per_token[payment.symbol] = per_token.get(payment.symbol, 0) + payment.amount_base_units
-    return sum(usd_cents(order, symbol, amount) for symbol, amount in per_token.items())
+def value_cents(order: Order, moves: list[Payment] | list[Sweep]) -> int:
+    """Return what payments (or sweeps) are worth, converting each token's sum once (no cent lost per move)."""
+    return sum(usd_cents(order, symbol, amount) for symbol, amount in per_token(moves).items())
+
+
+def per_token(moves) -> dict[str, int]:
+    """Return the base units of payments, sweeps or refunds summed per token symbol."""
+    sums: dict[str, int] = {}
+    for move in moves:
+        sums[move.symbol] = sums.get(move.symbol, 0) + move.amount_base_units
+    return sums
 
 
 def recorded_keys(chain_id: int, transfers: list[Transfer]) -> set[tuple[str, int]]:
@@ -85,37 +90,78 @@ def lock_orders(order_ids: list[int]) -> dict[int, Order]:
     return {order.id: order for order in found}
 
 
-def payments_by_order(order_ids: list[int]) -> dict[int, list[Payment]]:
-    """Return the recorded payments of each order, in one query."""
-    grouped: dict[int, list[Payment]] = {order_id: [] for order_id in order_ids}
-    for payment in db.session.scalars(select(Payment).where(Payment.order_id.in_(order_ids))):
-        grouped[payment.order_id].append(payment)
+def rows_by_order(model: type[Payment] | type[Sweep], order_ids: list[int]) -> dict[int, list]:
+    """Return the recorded payments (or sweeps) of each order, in one query."""
+    grouped: dict[int, list] = {order_id: [] for order_id in order_ids}
+    for row in db.session.scalars(select(model).where(model.order_id.in_(order_ids)).order_by(model.id)):
+        grouped[row.order_id].append(row)
     return grouped
 
 
+def record_sweeps(chain_id: int, sweeps: list[Sweep]) -> None:
+    """Add the sweeps not recorded yet (a rescan sees them again)."""
+    hashes = {s.tx_hash for s in sweeps}
+    known = set(db.session.execute(select(Sweep.tx_hash, Sweep.log_index).where(
+        Sweep.chain_id == chain_id, Sweep.tx_hash.in_(hashes))).all()) if hashes else set()
+    for sweep in sweeps:
+        if (sweep.tx_hash, sweep.log_index) not in known:
+            db.session.add(sweep)
+            level = logging.INFO if sweep.verified else logging.ERROR
+            logger.log(level, "sweep recorded order=%d tx=%s amount=%d %s merchant=%d platform=%d verified=%s",
+                       sweep.order_id, sweep.tx_hash, sweep.amount_base_units, sweep.symbol,
+                       sweep.merchant_base_units, sweep.platform_base_units, sweep.verified)
+
+
 def refresh_status(order: Order, head: int, confirmations: int, paid: list[Payment] | None = None,
-                   actor: str = "watcher") -> None:
-    """Move the order to the status its payments justify, through each allowed step, with history."""
+                   swept: list[Sweep] | None = None, actor: str = "watcher") -> None:
+    """Move the order to the status its payments and sweeps justify, through each allowed step, with history.
+
+    Completed means the merchant's split has received, in confirmed and verified sweeps, at least the
+    order's total; funds arriving after that are swept too but do not reopen the order.
+    """
     if OrderStatus(order.status) not in WATCHED:
         return
-    if paid is None:
-        paid = payments_by_order([order.id])[order.id]
+    paid = rows_by_order(Payment, [order.id])[order.id] if paid is None else paid
+    swept = rows_by_order(Sweep, [order.id])[order.id] if swept is None else swept
     confirmed = [p for p in paid if head - p.block_number + 1 >= confirmations]
     received, settled = value_cents(order, paid), value_cents(order, confirmed)
-    target = _target(order, paid, settled)
+    final_sweeps = [s for s in swept if s.verified and head - s.block_number + 1 >= confirmations]
+    target = _target(order, paid, settled, final_sweeps)
     order.exception_status = _exception(order, paid, received, settled)
-    latest = max(paid, key=lambda p: (p.block_number, p.log_index), default=None)
-    cause = {"txHash": latest.tx_hash, "block": latest.block_number} if latest else {"reason": "payment removed"}
+    order.settled_at = _completion(order, final_sweeps).block_time if target == OrderStatus.COMPLETED else None
+    cause = _cause(order, target, paid, final_sweeps)
     for step in transition_path(OrderStatus(order.status), target):
         order.status = step.value
         order.history.append(OrderStatusChange(status=step.value, actor=actor, cause=cause))
         logger.info("order status receipt=%s status=%s cause=%s", order.receipt_id, step.value, cause)
 
 
-def _target(order: Order, payments: list[Payment], settled_cents: int) -> OrderStatus:
+def _target(order: Order, payments: list[Payment], settled_cents: int, final_sweeps: list[Sweep]) -> OrderStatus:
     if not payments:
         return OrderStatus.EXPIRED if order.status == OrderStatus.EXPIRED.value else OrderStatus.GENERATED
-    return OrderStatus.PAID if settled_cents >= order.total_cents else OrderStatus.PENDING
+    if settled_cents < order.total_cents:
+        return OrderStatus.PENDING
+    return OrderStatus.COMPLETED if _completion(order, final_sweeps) else OrderStatus.PAID
+
+
+def _completion(order: Order, final_sweeps: list[Sweep]) -> Sweep | None:
+    """Return the sweep with which the split had received the order's total, or None if it has not yet."""
+    for count in range(1, len(final_sweeps) + 1):
+        if value_cents(order, final_sweeps[:count]) >= order.total_cents:
+            return final_sweeps[count - 1]
+    return None
+
+
+def _cause(order: Order, target: OrderStatus, paid: list[Payment], final_sweeps: list[Sweep]) -> dict:
+    if target == OrderStatus.COMPLETED:
+        done = _completion(order, final_sweeps)
+        return {"txHash": done.tx_hash, "block": done.block_number}
+    latest = max(paid, key=lambda p: (p.block_number, p.log_index), default=None)
+    if latest is None:
+        return {"reason": "payment removed"}
+    if order.status == OrderStatus.COMPLETED.value:
+        return {"reason": "settlement removed", "txHash": latest.tx_hash, "block": latest.block_number}
+    return {"txHash": latest.tx_hash, "block": latest.block_number}
 
 
 def _exception(order: Order, payments: list[Payment], received: int, settled: int) -> str | None:

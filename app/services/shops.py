@@ -7,7 +7,7 @@ from eth_utils import to_checksum_address
 from sqlalchemy import select
 
 from app.domain.ids import normalize_wallet
-from app.errors import Conflict, InvalidInput, NotFound
+from app.errors import Conflict, InvalidInput
 from app.extensions import db
 from app.models import Merchant, ShopConfig
 

@@ -10,11 +10,8 @@ worst a deployed contract nobody uses), and two concurrent requests cannot both 
 from __future__ import annotations
 
 import logging
-import threading
-from contextlib import contextmanager
 from dataclasses import dataclass
 
-import requests
 from eth_abi.exceptions import DecodingError
 from eth_account import Account
 from eth_utils import to_checksum_address
@@ -22,17 +19,15 @@ from sqlalchemy import update
 from web3 import Web3
 from web3.exceptions import (
     BadFunctionCallOutput,
-    BadResponseFormat,
     ContractLogicError,
     InsufficientData,
-    ProviderConnectionError,
     TimeExhausted,
-    Web3RPCError,
 )
 
-from app.chain.client import make_web3
+from app.chain.client import connect, rpc_errors
 from app.chain.deposits import created_address
-from app.chain.contracts import load_artifact
+from app.chain.operator import fees, reserved_nonce
+from app.chain.contracts import BALANCE_OF_ABI, load_artifact
 from app.chain.settings import ETH, ChainSettings
 from app.errors import ChainUnavailable, Conflict, InvalidInput
 from app.extensions import db
@@ -42,15 +37,8 @@ logger = logging.getLogger(__name__)
 
 TOTAL_BPS = 10_000
 RECEIPT_TIMEOUT_SECONDS = 60
-RPC_TIMEOUT_SECONDS = 5
 MAX_PAYEES = 16  # a stored split with more payees than this is not read payee by payee
-RPC_ERRORS = (requests.RequestException, OSError, Web3RPCError, ProviderConnectionError, BadResponseFormat)
 CALL_ERRORS = (ContractLogicError, BadFunctionCallOutput, InsufficientData, DecodingError, OverflowError)
-BALANCE_OF_ABI = [{"type": "function", "name": "balanceOf", "stateMutability": "view",
-                   "inputs": [{"name": "account", "type": "address"}],
-                   "outputs": [{"name": "", "type": "uint256"}]}]
-# One deploy at a time per process, so two requests never read the same "pending" nonce.
-_SEND_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -79,7 +67,7 @@ def get_split(merchant: Merchant, chain: ChainSettings) -> SplitState | None:
     if not merchant.split_address:
         return None
     _require(chain, "rpc_url")
-    return _read(_connect(chain), chain, to_checksum_address(merchant.split_address), merchant.wallet)
+    return _read(connect(chain), chain, to_checksum_address(merchant.split_address), merchant.wallet)
 
 
 def configure_split(merchant: Merchant, chain: ChainSettings, address: str | None) -> tuple[SplitState, bool]:
@@ -95,7 +83,7 @@ def configure_split(merchant: Merchant, chain: ChainSettings, address: str | Non
     if wallet == _platform(chain):
         raise InvalidInput(f"The merchant wallet {wallet} is the platform payee; a split needs two distinct payees")
     db.session.commit()  # end the read transaction: the chain work below may take a minute
-    w3 = _connect(chain)
+    w3 = connect(chain)
     if address is None:
         _require(chain, "operator_key")
         address = _deploy(w3, chain, wallet, shares)
@@ -147,35 +135,6 @@ def _platform(chain: ChainSettings) -> str:
     return to_checksum_address(chain.platform_payee)
 
 
-def _connect(chain: ChainSettings) -> Web3:
-    """Return a Web3 on the configured RPC, checked to be on chain_id; raises ChainUnavailable."""
-    w3 = make_web3(chain.rpc_url, timeout=RPC_TIMEOUT_SECONDS, retries=1)
-    with _rpc("read the chain id"):
-        actual = w3.eth.chain_id
-    if actual != chain.chain_id:
-        raise ChainUnavailable(f"The RPC serves chain {actual} but this server is configured for {chain.chain_id}")
-    return w3
-
-
-@contextmanager
-def _rpc(action: str):
-    """Turn RPC failures inside the block into ChainUnavailable (never echoing the RPC URL, which may hold a key)."""
-    try:
-        yield
-    except Web3RPCError as exc:
-        logger.warning("split rpc error action=%r error=%s", action, exc)
-        raise ChainUnavailable(f"Could not {action}: the node answered {_node_message(exc)}") from exc
-    except RPC_ERRORS as exc:
-        logger.warning("split rpc unreachable action=%r error=%s", action, type(exc).__name__)
-        raise ChainUnavailable(f"Could not {action}: the chain RPC is unreachable") from exc
-
-
-def _node_message(exc: Web3RPCError) -> str:
-    """Return the node's own error text from a JSON-RPC error response."""
-    error = (exc.rpc_response or {}).get("error")
-    return str(error.get("message")) if isinstance(error, dict) and error.get("message") else str(exc.message)
-
-
 def _deploy(w3: Web3, chain: ChainSettings, wallet: str, shares: tuple[int, int]) -> str:
     """Return the address of a new Split paying wallet and the platform; raises ChainUnavailable."""
     try:
@@ -185,33 +144,24 @@ def _deploy(w3: Web3, chain: ChainSettings, wallet: str, shares: tuple[int, int]
     artifact = load_artifact("Split")
     constructor = w3.eth.contract(abi=artifact["abi"], bytecode=artifact["bytecode"]).constructor(
         [wallet, _platform(chain)], list(shares))
-    with _SEND_LOCK, _rpc("send the split deployment"):
-        nonce = w3.eth.get_transaction_count(operator.address, "pending")
+    with rpc_errors("send the split deployment"):
         try:
             gas = constructor.estimate_gas({"from": operator.address}) * 6 // 5  # estimate + 20%
         except ContractLogicError as exc:
             raise ChainUnavailable(f"The split deployment would revert: {exc.message or exc}") from exc
-        tx = constructor.build_transaction({"from": operator.address, "nonce": nonce, "gas": gas,
-                                            "chainId": chain.chain_id, **_fees(w3)})
-        tx_hash = w3.eth.send_raw_transaction(operator.sign_transaction(tx).raw_transaction)
+        with reserved_nonce(w3, chain.chain_id, operator.address) as nonce:
+            tx = constructor.build_transaction({"from": operator.address, "nonce": nonce, "gas": gas,
+                                                "chainId": chain.chain_id, **fees(w3)})
+            tx_hash = w3.eth.send_raw_transaction(operator.sign_transaction(tx).raw_transaction)
     receipt = _wait(w3, tx_hash, created_address(operator.address, nonce))
     logger.info("split deployed wallet=%s split=%s tx=%s gas_used=%d", wallet, receipt.contractAddress,
                 tx_hash.to_0x_hex(), receipt.gasUsed)
     return to_checksum_address(receipt.contractAddress)
 
 
-def _fees(w3: Web3) -> dict[str, int]:
-    """Return EIP-1559 fee fields from the node (2 × base fee + tip), or a legacy gasPrice without a base fee."""
-    base_fee = w3.eth.get_block("latest").get("baseFeePerGas")
-    if base_fee is None:
-        return {"gasPrice": w3.eth.gas_price}
-    tip = w3.eth.max_priority_fee
-    return {"maxFeePerGas": 2 * base_fee + tip, "maxPriorityFeePerGas": tip}
-
-
 def _wait(w3: Web3, tx_hash, predicted: str):
     """Return the successful deploy receipt; raises ChainUnavailable on a timeout or a revert."""
-    with _rpc("confirm the split deployment"):
+    with rpc_errors("confirm the split deployment"):
         try:
             receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=RECEIPT_TIMEOUT_SECONDS, poll_latency=0.1)
         except TimeExhausted as exc:
@@ -226,7 +176,7 @@ def _wait(w3: Web3, tx_hash, predicted: str):
 
 def _verify(w3: Web3, chain: ChainSettings, address: str, wallet: str, shares: tuple[int, int]) -> None:
     """Return if address holds our Split with exactly these payees and shares; raises InvalidInput naming a mismatch."""
-    with _rpc("read the split"):
+    with rpc_errors("read the split"):
         code = w3.eth.get_code(address)
         if not code:
             _mismatch(f"{address} has no contract code (an ordinary account, or nothing deployed on chain "
@@ -321,7 +271,7 @@ def _read(w3: Web3, chain: ChainSettings, address: str, wallet: str) -> SplitSta
 def _state(w3: Web3, chain: ChainSettings, address: str, wallet: str) -> SplitState:
     """Return the split's payees, shares and balances read from chain; raises _NotASplit or ChainUnavailable."""
     wallet = to_checksum_address(wallet)
-    with _rpc("read the split"):
+    with rpc_errors("read the split"):
         payees, total = _payees(w3, address)
         balances = {ETH: w3.eth.get_balance(address)}
         for token in chain.tokens:

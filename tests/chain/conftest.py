@@ -1,7 +1,7 @@
 """Chain fixtures: one real anvil per session, contracts deployed once, state reverted after every test."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pytest
 from eth_account import Account
@@ -13,8 +13,11 @@ from app import create_app
 from app.chain import devchain
 from app.chain.client import forget_prices, make_web3
 from app.chain.settings import ChainSettings, Token
+from app.chain.settler import Settler
 from app.chain.watcher import Watcher
-from app.models import Order
+from app.extensions import db
+from app.models import Order, SettleTx
+from app.services import ledger, refunds
 
 MNEMONIC = "test test test test test test test test test test test junk"
 Account.enable_unaudited_hdwallet_features()
@@ -155,7 +158,6 @@ def watch(chain_app, chain_settings):
             return None
         with chain_app.app_context():
             from app.api.receipts import receipt_body
-            from app.extensions import db
 
             with chain_app.test_request_context():
                 order = db.session.scalar(select(Order).where(Order.receipt_id == receipt_id))
@@ -178,3 +180,92 @@ def mine(w3, blocks: int = 1) -> None:
     w3.provider.make_request("anvil_mine", [blocks])
 
 
+# ---- the whole watch loop: watcher, settler (operator = the platform account), ledger
+
+@pytest.fixture
+def settle_settings(chain_settings, accounts):
+    return replace(chain_settings, operator_key=accounts.platform.key.to_0x_hex(),
+                   platform_payee=accounts.platform.address, settle_stuck_seconds=3600)
+
+
+@pytest.fixture
+def settle_app(app, settle_settings):
+    return create_app(app.config["TILLPOINT"].with_overrides(CHAIN=settle_settings))
+
+
+@pytest.fixture
+def gateway(settle_app, settle_settings, merchant_key):
+    """The watch loop in steps: watcher ticks, settler ticks (a fresh settler = a restarted process), receipts."""
+
+    class Gateway:
+        settings = settle_settings
+
+        def __init__(self):
+            self.w3 = make_web3(settle_settings.rpc_url)
+            self.settler = self.restart()
+
+        def restart(self) -> Settler:
+            with settle_app.app_context():
+                self.settler = Settler(self.w3, self.settings)
+            return self.settler
+
+        def watch(self, times: int = 1) -> None:
+            with settle_app.app_context():
+                watcher = Watcher(self.w3, self.settings)
+                for _ in range(times):
+                    watcher.tick()
+
+        def settle(self) -> int:
+            with settle_app.app_context():
+                return self.settler.tick()
+
+        def run(self, rounds: int = 4) -> None:
+            """As `tillpoint watch` does: watch, settle, check refunds; mine a block; rounds times."""
+            for _ in range(rounds):
+                self.watch()
+                self.settle()
+                with settle_app.app_context():
+                    refunds.verify_submitted(self.w3, self.settings)
+                mine(self.w3)
+            self.watch()
+
+        def order(self) -> dict:
+            response = settle_app.test_client().post("/api/orders", json={"items": [{"sku": "TEA", "qty": 1}]},
+                                                     headers={"x-api-key": merchant_key})
+            assert response.status_code == 200, response.json
+            return response.json["receipt"]
+
+        def receipt(self, receipt_id: str) -> dict:
+            response = settle_app.test_client().get(f"/api/receipts/{receipt_id}", headers={"x-api-key": merchant_key})
+            assert response.status_code == 200, response.json
+            return response.json["receipt"]
+
+        def settle_txs(self) -> list[SettleTx]:
+            with settle_app.app_context():
+                return list(db.session.scalars(select(SettleTx).order_by(SettleTx.id)))
+
+        def ledger(self, receipt_id: str) -> dict[str, ledger.TokenLedger]:
+            with settle_app.app_context():
+                return ledger.order_ledger(db.session.scalar(select(Order).where(Order.receipt_id == receipt_id)))
+
+    return Gateway()
+
+
+def assert_ledger_matches_chain(gateway, receipt_id: str, balance_of) -> None:
+    """received = to merchant + to platform + held + in split, and held is what the deposit address holds."""
+    receipt = gateway.receipt(receipt_id)
+    for symbol, entry in gateway.ledger(receipt_id).items():
+        assert entry.received == entry.to_merchant + entry.to_platform + entry.held + entry.in_split
+        assert entry.received == sum(int(p["amount"]) for p in receipt["payments"] if p["token"] == symbol)
+        assert entry.held == balance_of(symbol, receipt["depositAddress"])
+
+
+@pytest.fixture
+def balance_of(w3, contracts):
+    def read(symbol: str, address: str) -> int:
+        if symbol == "ETH":
+            return w3.eth.get_balance(address)
+        token = {"USDC": contracts.usdc, "USDT": contracts.usdt}[symbol]
+        return token.functions.balanceOf(address).call()
+
+    return read

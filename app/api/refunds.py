@@ -1,0 +1,40 @@
+"""Refunds of a receipt (receipts:refund): request one, then link the merchant's transaction."""
+from __future__ import annotations
+
+from flask import current_app, jsonify
+
+from app.api import bp
+from app.api.openapi import doc
+from app.api.schemas import RefundEnvelopeSchema, RefundRequestSchema, RefundTxSchema, json_object, load
+from app.auth.keys import current_merchant, requires
+from app.chain.client import connect, rpc_errors
+from app.services import orders, refunds
+
+
+@bp.post("/receipts/<receipt_id>/refund")
+@requires("receipts:refund")
+@doc("Request a refund (whole or part) that the merchant will pay from its own wallet", RefundEnvelopeSchema,
+     request=RefundRequestSchema, scope="receipts:refund", status=201, errors=(404, 409, 413))
+def request_refund(receipt_id: str):
+    order = orders.get_receipt(current_merchant(), receipt_id)
+    data = load(RefundRequestSchema(), json_object())
+    refund = refunds.create_refund(order, refunds.RefundRequest(
+        token=data["token"], amount_cents=data["amount"], amount_base_units=data["amountBaseUnits"],
+        to=data["to"], reason=data["reason"], items=data["items"]))
+    return jsonify(RefundEnvelopeSchema().dump({"ok": True, "refund": refund})), 201
+
+
+@bp.post("/receipts/<receipt_id>/refunds/<refund_id>/tx")
+@requires("receipts:refund")
+@doc("Link the refund's transaction; it is checked on chain now (chain, token, recipient, amount) and "
+     "confirmed by the watcher after the configured confirmations", RefundEnvelopeSchema,
+     request=RefundTxSchema, scope="receipts:refund", errors=(404, 409, 413, 503))
+def link_refund_tx(receipt_id: str, refund_id: str):
+    order = orders.get_receipt(current_merchant(), receipt_id)
+    refund = refunds.get_refund(order, refund_id)
+    tx_hash = load(RefundTxSchema(), json_object())["txHash"].lower()
+    chain = current_app.config["TILLPOINT"].CHAIN
+    w3 = connect(chain)
+    with rpc_errors("check the refund transaction"):
+        refund = refunds.link_transaction(w3, chain, order, refund, tx_hash)
+    return jsonify(RefundEnvelopeSchema().dump({"ok": True, "refund": refund}))

@@ -1,0 +1,226 @@
+"""Refunds, non-custodial: the merchant requests one, pays it from its own wallet and links the
+transaction, which is checked on chain (chain, token, recipient, amount, success) when linked and
+again by the watcher until it has its confirmations; only then is the refund confirmed.
+
+A refund request reserves its amount: the open and confirmed refunds of an order never exceed what
+it received (valued at the order's quote rates). A full refund makes a paid or completed order
+`refunded`; a partial one leaves the status alone.
+"""
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+from decimal import ROUND_CEILING, Decimal
+
+from eth_utils import to_checksum_address
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from web3 import Web3
+from web3.exceptions import TransactionNotFound
+
+from app.chain.events import ZERO_ADDRESS, hex_str, transfer
+from app.chain.settings import ETH, ChainSettings
+from app.domain.statuses import OrderStatus
+from app.errors import Conflict, InvalidInput, NotFound
+from app.extensions import db
+from app.models import Order, OrderStatusChange, Refund, utcnow
+from app.services.payments import usd_cents, value_cents
+
+logger = logging.getLogger(__name__)
+
+OPEN = ("requested", "submitted", "confirmed")  # every refund that holds part of what was received
+REFUNDS_TO = (OrderStatus.PAID, OrderStatus.COMPLETED)  # the statuses a full refund moves to refunded
+
+
+@dataclass(frozen=True)
+class RefundRequest:
+    token: str
+    amount_cents: int | None
+    amount_base_units: int | None
+    to: str | None
+    reason: str | None
+    items: list[dict]
+
+
+@dataclass(frozen=True)
+class TxCheck:
+    """What a refund transaction showed on chain; problems empty when it pays the refund."""
+
+    problems: list[str]
+    block_number: int | None = None
+    block_hash: str | None = None
+    paid: int = 0
+
+
+def create_refund(order: Order, request: RefundRequest) -> Refund:
+    """Record a refund request for order; raises InvalidInput (naming the field) or Conflict."""
+    order = _locked(order)
+    if order.status == OrderStatus.REFUNDED.value:
+        raise Conflict(f"{order.receipt_id} is already refunded")
+    quote = next((q for q in order.quotes if q.symbol == request.token), None)
+    if quote is None:
+        raise InvalidInput(f"{order.receipt_id} was not quoted in {request.token}",
+                           fields={"token": [f"One of: {', '.join(q.symbol for q in order.quotes) or 'none'}."]})
+    units = request.amount_base_units if request.amount_base_units is not None else _units_for(quote, request.amount_cents)
+    cents = request.amount_cents if request.amount_cents is not None else usd_cents(order, quote.symbol, units)
+    if units <= 0:
+        raise InvalidInput("A refund must be more than zero", fields={"amount": ["Must be more than zero."]})
+    _check_room(order, cents)
+    _check_items(order, request.items)
+    refund = Refund(id="rf_" + secrets.token_hex(8), order_id=order.id, status="requested", symbol=quote.symbol,
+                    token_address=quote.token_address, amount_base_units=units, usd_cents=cents,
+                    to_address=_recipient(order, quote.symbol, request.to), reason=request.reason,
+                    items=request.items)
+    db.session.add(refund)
+    db.session.commit()
+    logger.info("refund requested receipt=%s refund=%s amount=%d %s to=%s", order.receipt_id, refund.id, units,
+                refund.symbol, refund.to_address)
+    return refund
+
+
+def get_refund(order: Order, refund_id: str) -> Refund:
+    """Return the order's refund; another order's or an unknown id is NotFound."""
+    refund = db.session.get(Refund, refund_id)
+    if refund is None or refund.order_id != order.id:
+        raise NotFound(f"No refund {refund_id} on {order.receipt_id}")
+    return refund
+
+
+def link_transaction(w3: Web3, chain: ChainSettings, order: Order, refund: Refund, tx_hash: str) -> Refund:
+    """Check tx_hash pays refund; if it does, link it (submitted); raises InvalidInput naming what did not match."""
+    if refund.status != "requested":
+        raise Conflict(f"Refund {refund.id} already has transaction {refund.tx_hash} ({refund.status})")
+    check = check_transaction(w3, chain, refund, tx_hash)
+    if check.problems:
+        raise InvalidInput(f"Transaction {tx_hash} does not pay refund {refund.id}: " + "; ".join(check.problems),
+                           fields={"txHash": check.problems})
+    refund = db.session.get(Refund, refund.id, with_for_update=True, populate_existing=True)
+    if refund.status != "requested":
+        raise Conflict(f"Refund {refund.id} already has a transaction")
+    refund.status, refund.tx_hash, refund.rejection = "submitted", tx_hash, None
+    refund.block_number, refund.block_hash, refund.paid_base_units = check.block_number, check.block_hash, check.paid
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise Conflict(f"Transaction {tx_hash} is already linked to another refund") from None
+    logger.info("refund submitted receipt=%s refund=%s tx=%s", order.receipt_id, refund.id, tx_hash)
+    return refund
+
+
+def check_transaction(w3: Web3, chain: ChainSettings, refund: Refund, tx_hash: str) -> TxCheck:
+    """Return what tx_hash shows on this chain against refund: chain, success, token, recipient, amount."""
+    try:
+        tx = w3.eth.get_transaction(tx_hash)
+        receipt = w3.eth.get_transaction_receipt(tx_hash)
+    except TransactionNotFound:
+        return TxCheck([f"no mined transaction {tx_hash} on chain {chain.chain_id} (dropped, not mined yet, "
+                        "or sent on another chain)"])
+    if tx.get("chainId") is not None and int(tx["chainId"]) != chain.chain_id:
+        return TxCheck([f"it was signed for chain {int(tx['chainId'])}, not chain {chain.chain_id}"])
+    if receipt["status"] != 1:
+        return TxCheck(["it reverted"])
+    paid, problems = _paid(tx, receipt, refund)
+    if paid < refund.amount_base_units and not problems:
+        problems = [f"it sends {paid} base units of {refund.symbol}, less than the {refund.amount_base_units} requested"]
+    return TxCheck(problems, receipt["blockNumber"], hex_str(receipt["blockHash"]), paid)
+
+
+def _paid(tx, receipt, refund: Refund) -> tuple[int, list[str]]:
+    """Return how much of the refund's token tx paid to its recipient, and what did not match."""
+    recipient = refund.to_address
+    if refund.symbol == ETH:
+        if not tx["to"] or to_checksum_address(tx["to"]) != recipient:
+            return 0, [f"it pays {tx['to']}, not the refund's recipient {recipient}"]
+        return tx["value"], [] if tx["value"] else [f"it sends no {ETH}"]
+    moves = [transfer(log) for log in receipt["logs"] if log["address"].lower() == refund.token_address.lower()]
+    moves = [m for m in moves if m is not None]
+    if not moves:
+        return 0, [f"it moves no {refund.symbol} (token {refund.token_address})"]
+    paid = sum(amount for _, to, amount in moves if to == recipient)
+    if not paid:
+        return 0, [f"it pays {refund.symbol} to {', '.join(sorted({to for _, to, _ in moves}))}, "
+                   f"not the refund's recipient {recipient}"]
+    return paid, []
+
+
+def verify_submitted(w3: Web3, chain: ChainSettings) -> None:
+    """Confirm submitted refunds with enough confirmations; send back to requested those whose transaction
+    is gone (a reorg dropped its block), saying why. Run by the watcher after each tick."""
+    submitted = db.session.scalars(select(Refund).join(Order).where(
+        Refund.status == "submitted", Order.chain_id == chain.chain_id)).all()
+    if not submitted:
+        return
+    head = w3.eth.block_number
+    for refund in submitted:
+        check = check_transaction(w3, chain, refund, refund.tx_hash)
+        if check.problems:
+            _reject(refund, check.problems)
+        elif head - check.block_number + 1 >= chain.confirmations:
+            _confirm(refund, check)
+        else:
+            refund.block_number, refund.block_hash = check.block_number, check.block_hash
+    db.session.commit()
+
+
+def _reject(refund: Refund, problems: list[str]) -> None:
+    logger.warning("refund %s: transaction %s rejected: %s", refund.id, refund.tx_hash, "; ".join(problems))
+    refund.rejection = f"transaction {refund.tx_hash} rejected: " + "; ".join(problems)
+    refund.status, refund.tx_hash, refund.block_number, refund.block_hash = "requested", None, None, None
+    refund.paid_base_units = None
+
+
+def _confirm(refund: Refund, check: TxCheck) -> None:
+    order = _locked(db.session.get(Order, refund.order_id))
+    refund.status, refund.confirmed_at = "confirmed", utcnow()
+    refund.block_number, refund.block_hash, refund.paid_base_units = check.block_number, check.block_hash, check.paid
+    refunded = sum(r.usd_cents for r in order.refunds if r.status == "confirmed" or r.id == refund.id)
+    logger.info("refund confirmed receipt=%s refund=%s tx=%s", order.receipt_id, refund.id, refund.tx_hash)
+    if OrderStatus(order.status) in REFUNDS_TO and refunded >= value_cents(order, order.payments):
+        order.status = OrderStatus.REFUNDED.value
+        order.history.append(OrderStatusChange(status=order.status, actor="watcher", cause={
+            "refundId": refund.id, "txHash": refund.tx_hash, "block": refund.block_number}))
+
+
+def refunded_cents(order: Order) -> int:
+    return sum(r.usd_cents for r in order.refunds if r.status == "confirmed")
+
+
+def _locked(order: Order) -> Order:
+    return db.session.get(Order, order.id, with_for_update=True, populate_existing=True)
+
+
+def _units_for(quote, cents: int) -> int:
+    """Return base units worth cents at the quote's rate, rounded up (the shopper is never short)."""
+    units = Decimal(cents) * Decimal(10) ** quote.decimals / (quote.usd_rate * 100)
+    return int(units.to_integral_value(ROUND_CEILING))
+
+
+def _check_room(order: Order, cents: int) -> None:
+    received = value_cents(order, order.payments)
+    taken = sum(r.usd_cents for r in order.refunds if r.status in OPEN)
+    if taken + cents > received:
+        raise InvalidInput(f"Refunds of {order.receipt_id} cannot exceed what it received: {received / 100:.2f} USD "
+                           f"received, {taken / 100:.2f} already refunded or requested",
+                           fields={"amount": [f"At most {(received - taken) / 100:.2f} USD."]})
+
+
+def _check_items(order: Order, items: list[dict]) -> None:
+    sold = {line["sku"]: line["qty"] for line in order.line_items}
+    for item in items:
+        if item["sku"] not in sold or item["qty"] > sold[item["sku"]]:
+            raise InvalidInput(f"{item['sku']} × {item['qty']} is not on receipt {order.receipt_id}",
+                               fields={"items": [f"Unknown sku or quantity above the receipt's: {item['sku']}."]})
+
+
+def _recipient(order: Order, symbol: str, to: str | None) -> str:
+    """Return to, or else the sender of the order's largest payment in symbol (in any token if none)."""
+    if to is not None:
+        return to_checksum_address(to)
+    payments = sorted(order.payments, key=lambda p: (p.symbol == symbol, p.amount_base_units), reverse=True)
+    sender = payments[0].from_address if payments else ZERO_ADDRESS
+    if sender == ZERO_ADDRESS:
+        raise InvalidInput("No sender address is known for this order's payments: give the refund's recipient",
+                           fields={"to": ["Required here."]})
+    return sender

@@ -1,0 +1,154 @@
+"""Refunds on a real anvil: the merchant pays from its own wallet, Tillpoint verifies the transaction."""
+from __future__ import annotations
+
+import pytest
+
+from tests.chain.conftest import assert_ledger_matches_chain, mine, pay_token, quote, transact
+
+
+@pytest.fixture
+def paid_order(gateway, w3, contracts, accounts):
+    """A USDC order paid in full by the shopper and settled; the merchant holds USDC and USDT to refund with."""
+    receipt = gateway.order()
+    pay_token(w3, contracts.usdc, accounts.shopper, receipt["depositAddress"], quote(receipt, "USDC"))
+    gateway.run()
+    for token in (contracts.usdc, contracts.usdt):
+        transact(w3, token.functions.mint(accounts.merchant.address, 1_000 * 10**6), accounts.platform)
+    return gateway.receipt(receipt["receiptId"])
+
+
+@pytest.fixture
+def api(settle_app, merchant_key):
+    client = settle_app.test_client()
+
+    def call(path: str, body: dict | None = None):
+        headers = {"x-api-key": merchant_key}
+        if body is None:
+            return client.get(f"/api/{path}", headers=headers)
+        return client.post(f"/api/{path}", json=body, headers=headers)
+
+    return call
+
+
+def refund(api, receipt: dict, **body) -> dict:
+    response = api(f"receipts/{receipt['receiptId']}/refund", {"token": "USDC", **body})
+    assert response.status_code == 201, response.json
+    return response.json["refund"]
+
+
+def link(api, receipt: dict, refund_id: str, tx_hash) -> object:
+    tx = tx_hash if isinstance(tx_hash, str) else tx_hash.to_0x_hex()
+    return api(f"receipts/{receipt['receiptId']}/refunds/{refund_id}/tx", {"txHash": tx})
+
+
+def send(w3, contracts, accounts, symbol: str, to: str, amount: int):
+    token = {"USDC": contracts.usdc, "USDT": contracts.usdt}[symbol]
+    return pay_token(w3, token, accounts.merchant, to, amount)["transactionHash"]
+
+
+def test_a_full_refund_with_a_correct_transaction_makes_the_order_refunded(gateway, api, paid_order, w3, contracts,
+                                                                           accounts, balance_of):
+    due = quote(paid_order, "USDC")
+    requested = refund(api, paid_order, amount=paid_order["totalUsd"], reason="customer changed their mind")
+    assert requested["status"] == "requested" and requested["to"] == accounts.shopper.address
+    assert requested["amount"] == str(due)
+
+    linked = link(api, paid_order, requested["refundId"], send(w3, contracts, accounts, "USDC",
+                                                               accounts.shopper.address, due))
+    assert linked.status_code == 200, linked.json
+    assert linked.json["refund"]["status"] == "submitted"
+    assert gateway.receipt(paid_order["receiptId"])["status"] == "completed"  # not before its confirmations
+
+    gateway.run(2)
+    done = gateway.receipt(paid_order["receiptId"])
+    assert done["status"] == "refunded" and done["refundedUsd"] == paid_order["totalUsd"]
+    assert done["refunds"][0]["status"] == "confirmed"
+    assert done["statusHistory"][-1]["cause"]["refundId"] == requested["refundId"]
+    [entry] = [e for e in done["ledger"] if e["token"] == "USDC"]
+    assert entry["refunded"] == str(due)
+    assert_ledger_matches_chain(gateway, paid_order["receiptId"], balance_of)
+
+
+def test_a_partial_refund_is_recorded_and_keeps_the_status(gateway, api, paid_order, w3, contracts, accounts):
+    requested = refund(api, paid_order, amountBaseUnits="5000000")
+    assert link(api, paid_order, requested["refundId"],
+                send(w3, contracts, accounts, "USDC", accounts.shopper.address, 5_000_000)).status_code == 200
+    gateway.run(2)
+    done = gateway.receipt(paid_order["receiptId"])
+    assert done["status"] == "completed" and str(done["refundedUsd"]) == "5.00"
+    assert done["refunds"][0]["status"] == "confirmed"
+
+
+@pytest.mark.parametrize("mistake, reason", [
+    ("wrong_address", "not the refund's recipient"),
+    ("wrong_token", "moves no USDC"),
+    ("too_small", "less than the 5000000 requested"),
+])
+def test_a_wrong_transaction_is_rejected_with_its_reason_and_changes_nothing(gateway, api, paid_order, w3, contracts,
+                                                                             accounts, mistake, reason):
+    requested = refund(api, paid_order, amountBaseUnits="5000000")
+    bystander = accounts.all[5].address
+    tx = {"wrong_address": lambda: send(w3, contracts, accounts, "USDC", bystander, 5_000_000),
+          "wrong_token": lambda: send(w3, contracts, accounts, "USDT", accounts.shopper.address, 5_000_000),
+          "too_small": lambda: send(w3, contracts, accounts, "USDC", accounts.shopper.address, 4_999_999)}[mistake]()
+    before = gateway.receipt(paid_order["receiptId"])
+
+    response = link(api, paid_order, requested["refundId"], tx)
+
+    assert response.status_code == 400
+    assert response.json["error"] == "invalid_input" and reason in response.json["message"]
+    assert reason in response.json["fields"]["txHash"][0]
+    gateway.run(2)
+    after = gateway.receipt(paid_order["receiptId"])
+    assert after["refunds"][0]["status"] == "requested" and after["refunds"][0]["txHash"] is None
+    assert (after["status"], after["refundedUsd"]) == (before["status"], before["refundedUsd"])
+
+
+def test_a_refund_whose_block_is_dropped_goes_back_to_requested_with_the_reason(gateway, api, paid_order, w3,
+                                                                                 contracts, accounts):
+    requested = refund(api, paid_order, amountBaseUnits="5000000")
+    before_tx = w3.provider.make_request("evm_snapshot", [])["result"]
+    tx = send(w3, contracts, accounts, "USDC", accounts.shopper.address, 5_000_000)
+    assert link(api, paid_order, requested["refundId"], tx).status_code == 200
+
+    w3.provider.make_request("evm_revert", [before_tx])
+    mine(w3, 3)
+    gateway.run(2)
+
+    after = gateway.receipt(paid_order["receiptId"])
+    [dropped] = after["refunds"]
+    assert dropped["status"] == "requested" and dropped["txHash"] is None
+    assert tx.to_0x_hex() in dropped["rejection"] and "no mined transaction" in dropped["rejection"]
+    assert after["status"] == "completed" and str(after["refundedUsd"]) == "0.00"
+
+
+def test_refunds_cannot_exceed_what_was_paid(api, paid_order):
+    refund(api, paid_order, amount="10.00")
+    response = api(f"receipts/{paid_order['receiptId']}/refund", {"token": "USDC", "amount": "5.00"})
+    assert response.status_code == 400 and "cannot exceed" in response.json["message"]
+    assert response.json["fields"]["amount"] == [f"At most {paid_order['totalUsd'] - 10:.2f} USD."]
+
+
+def test_one_transaction_pays_one_refund(api, paid_order, w3, contracts, accounts):
+    first = refund(api, paid_order, amountBaseUnits="1000000")
+    second = refund(api, paid_order, amountBaseUnits="1000000")
+    tx = send(w3, contracts, accounts, "USDC", accounts.shopper.address, 1_000_000)
+    assert link(api, paid_order, first["refundId"], tx).status_code == 200
+    reused = link(api, paid_order, second["refundId"], tx)
+    assert reused.status_code == 409 and reused.json["error"] == "conflict"
+
+
+def test_ledger_summary_totals_per_token_match_the_orders(gateway, api, paid_order, w3, contracts, accounts):
+    other = gateway.order()
+    pay_token(w3, contracts.usdc, accounts.shopper, other["depositAddress"], 3_000_000)  # partial, held
+    gateway.run(2)
+    summary = api("ledger/summary")
+    assert summary.status_code == 200, summary.json
+    [usdc] = summary.json["tokens"]
+    due = quote(paid_order, "USDC")
+    assert usdc["received"] == str(due + 3_000_000)
+    assert usdc["toMerchant"] == str(due * 9900 // 10_000) and usdc["toPlatform"] == str(due * 100 // 10_000)
+    assert usdc["held"] == "3000000" and usdc["inSplit"] == "0"
+    assert str(usdc["usd"]["received"]) == f"{paid_order['totalUsd'] + 3:.2f}"
+    empty = api("ledger/summary?start=1&end=2")
+    assert empty.status_code == 200 and empty.json["tokens"] == []
