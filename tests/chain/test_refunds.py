@@ -152,3 +152,47 @@ def test_ledger_summary_totals_per_token_match_the_orders(gateway, api, paid_ord
     assert str(usdc["usd"]["received"]) == f"{paid_order['totalUsd'] + 3:.2f}"
     empty = api("ledger/summary?start=1&end=2")
     assert empty.status_code == 200 and empty.json["tokens"] == []
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"token": "USDC", "amount": "1.00", "amountBaseUnits": "100"}, "amount"),
+    ({"token": "USDC"}, "amount"),
+    ({"token": "DOGE", "amount": "1.00"}, "token"),
+    ({"token": "USDC", "amountBaseUnits": "12.5"}, "amountBaseUnits"),
+    ({"token": "USDC", "amountBaseUnits": 100}, "amountBaseUnits"),
+    ({"token": "USDC", "amount": "0.001"}, "amount"),
+    ({"token": "USDC", "amount": "1.00", "to": "0x123"}, "to"),
+    ({"token": "USDC", "amount": "1.00", "items": [{"sku": "NOPE", "qty": 1}]}, "items"),
+    ({"token": "USDC", "amount": "1.00", "items": [{"sku": "TEA", "qty": 2}]}, "items"),
+    ({"token": "USDC", "amount": "0"}, "amount"),
+    ({"token": "USDC", "amount": "1.00", "couponCode": "X"}, "couponCode"),
+])
+def test_bad_refund_requests_name_the_field_and_record_nothing(api, paid_order, body, field):
+    response = api(f"receipts/{paid_order['receiptId']}/refund", body)
+    assert response.status_code == 400, response.json
+    assert response.json["error"] == "invalid_input" and field in response.json["fields"]
+    assert api(f"receipts/{paid_order['receiptId']}").json["receipt"]["refunds"] == []
+
+
+def test_refund_routes_answer_404_for_unknown_ids_and_403_without_the_scope(api, paid_order, settle_app, factory):
+    receipt_id = paid_order["receiptId"]
+    assert api(f"receipts/{receipt_id}/refunds/rf_unknown/tx", {"txHash": "0x" + "ab" * 32}).status_code == 404
+    assert api("receipts/R-AAAAAAAAAAAA/refund", {"token": "USDC", "amount": "1"}).status_code == 404
+    requested = refund(api, paid_order, amount="1.00")
+    assert link(api, paid_order, requested["refundId"], "0x1234").json["fields"]["txHash"]
+    merchant = factory.merchant("Other Shop")
+    client = settle_app.test_client()
+    stranger = {"x-api-key": factory.key(merchant)}
+    assert client.post(f"/api/receipts/{receipt_id}/refund", json={"token": "USDC", "amount": "1"},
+                       headers=stranger).status_code == 404
+    assert client.post(f"/api/receipts/{receipt_id}/refunds/{requested['refundId']}/tx",
+                       json={"txHash": "0x" + "ab" * 32}, headers=stranger).status_code == 404
+    reader = {"x-api-key": factory.key(merchant, ["receipts:read"])}
+    assert client.post(f"/api/receipts/{receipt_id}/refund", json={"token": "USDC", "amount": "1"},
+                       headers=reader).json["error"] == "insufficient_scope"
+
+
+def test_an_unpaid_order_cannot_be_refunded(api, gateway):
+    receipt = gateway.order()
+    response = api(f"receipts/{receipt['receiptId']}/refund", {"token": "USDC", "amount": "1.00"})
+    assert response.status_code == 400 and "0.00 USD received" in response.json["message"]

@@ -2,10 +2,14 @@
 across reorgs, restarts, stuck transactions and funds that arrive after settlement."""
 from __future__ import annotations
 
+import signal
+import subprocess
+import time
 from dataclasses import replace
 
 from app.chain.events import SETTLED_TOPIC
 from tests.chain.conftest import assert_ledger_matches_chain, mine, pay_token, quote
+from tests.chain.test_watcher_resilience import TILLPOINT, wait_for, watcher_env
 
 MERCHANT_BPS, PLATFORM_BPS = 9900, 100
 
@@ -171,3 +175,35 @@ def test_a_stuck_settle_is_replaced_with_higher_fees_and_only_one_lands(gateway,
     assert gateway.receipt(receipt["receiptId"])["status"] == "completed"
     assert [t.state for t in gateway.settle_txs()] == ["replaced", "done"]
     assert len(settled_events(w3, contracts.factory)) == 1
+
+
+def test_tillpoint_watch_killed_after_sending_a_settle_sends_no_second_after_restart(
+        gateway, w3, contracts, accounts, database_url, settle_settings):
+    receipt = paid_in_usdc(gateway, w3, contracts, accounts)
+    operator = accounts.platform.address
+    env = watcher_env(database_url, settle_settings, OPERATOR_PRIVATE_KEY=settle_settings.operator_key,
+                      PLATFORM_PAYEE=operator)
+    second = None
+    w3.provider.make_request("evm_setAutomine", [False])
+    try:
+        first = subprocess.Popen([str(TILLPOINT), "watch"], env=env, stderr=subprocess.DEVNULL)
+        wait_for(lambda: gateway.settle_txs(), every=0.05)
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+        [sent] = gateway.settle_txs()
+        assert w3.eth.get_transaction_count(operator, "pending") == sent.nonce + 1  # in the node's pool
+        second = subprocess.Popen([str(TILLPOINT), "watch"], env=env, stderr=subprocess.DEVNULL)
+        time.sleep(3)  # several idle ticks of the restarted settler, no block mined
+        assert [t.tx_hash for t in gateway.settle_txs()] == [sent.tx_hash]
+        assert w3.eth.get_transaction_count(operator, "pending") == sent.nonce + 1
+    finally:
+        w3.provider.make_request("evm_setAutomine", [True])
+    try:
+        mine(w3, 3)
+        wait_for(lambda: gateway.receipt(receipt["receiptId"])["status"] == "completed", every=0.1)
+    finally:
+        if second is not None:
+            second.terminate()
+            second.wait(10)
+    assert len(settled_events(w3, contracts.factory)) == 1
+    assert [t.state for t in gateway.settle_txs()] in (["done"], ["pending"])  # done once its nonce is final

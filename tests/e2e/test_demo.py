@@ -61,7 +61,7 @@ def call(url: str, key: str, body: dict | None = None) -> dict:
     raise AssertionError("server never answered")
 
 
-def test_demo_takes_the_reference_order_and_the_watcher_sees_it_paid(demo, demo_env):
+def test_demo_takes_the_reference_order_and_it_is_paid_then_settled(demo, demo_env):
     assert demo["Server"].startswith("http://127.0.0.1:")
     body = {"items": [{"sku": "COFFEE-001", "qty": 2}, {"sku": "PASTRY-001", "qty": 1}], "jurisdictionCode": "US-CA"}
     receipt = call(demo["Server"] + "/api/orders", demo["API key"], body)["receipt"]
@@ -74,9 +74,10 @@ def test_demo_takes_the_reference_order_and_the_watcher_sees_it_paid(demo, demo_
                           env=demo_env, capture_output=True, text=True, timeout=60)
     assert paid.returncode == 0 and json.loads(paid.stdout)["status"] == 1, paid.stderr
     url = f"{demo['Server']}/api/receipts/{receipt['receiptId']}"
-    for _ in range(150):  # blocks come every second; two confirmations make it paid
-        status = call(url, demo["API key"])["receipt"]["status"]
-        if status == "paid":
+    for _ in range(300):  # blocks come every second; two confirmations make it paid, two more settle it
+        done = call(url, demo["API key"])["receipt"]
+        if done["status"] == "completed":
             break
         time.sleep(0.1)
-    assert status == "paid"
+    assert [change["status"] for change in done["statusHistory"]] == ["generated", "pending", "paid", "completed"]
+    assert [sweep["verified"] for sweep in done["sweeps"]] == [True]
