@@ -265,3 +265,12 @@ class ChainCursor(Base):
     chain_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     block_number: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class LoginNonce(Base):
+    """A Sign-In with Ethereum nonce: issued by GET /auth/nonce, deleted when a login uses it (single use)."""
+
+    __tablename__ = "login_nonces"
+
+    nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

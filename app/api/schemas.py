@@ -8,6 +8,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from app.domain.money import cents_to_usd, usd_to_cents
 from app.errors import InvalidInput
+from app.services.keys import SCOPES as KEY_SCOPES
 
 MAX_QTY = 10_000
 MAX_LINES = 100
@@ -323,3 +324,64 @@ class SplitEnvelopeSchema(Schema):
 class SplitCreatedSchema(Schema):
     ok = fields.Boolean()
     split = fields.Nested(SplitSchema)
+
+
+# ---- keys
+
+class KeySchema(Schema):
+    id = fields.String()
+    label = fields.String()
+    scopes = fields.List(fields.String())
+    created_at = Millis(data_key="createdAt")
+    last_used_at = Millis(data_key="lastUsedAt", allow_none=True,
+                          metadata={"description": "to the minute; null if never used"})
+    revoked_at = Millis(data_key="revokedAt", allow_none=True)
+
+
+class KeyListSchema(Schema):
+    keys = fields.List(fields.Nested(KeySchema))
+
+
+class KeyCreateSchema(Schema):
+    scopes = fields.List(fields.String(validate=validate.OneOf(KEY_SCOPES)), required=True,
+                         validate=validate.Length(1, len(KEY_SCOPES)))
+    label = fields.String(load_default="", validate=validate.Length(max=200))
+
+
+class KeyEnvelopeSchema(Schema):
+    ok = fields.Boolean()
+    key = fields.Nested(KeySchema)
+
+
+class KeyCreatedSchema(KeyEnvelopeSchema):
+    secret = fields.String(metadata={"description": "the key itself, shown only in this response"})
+
+
+# ---- sign-in (EIP-4361)
+
+class NonceSchema(Schema):
+    nonce = fields.String()
+    expires_at = Millis(data_key="expiresAt")
+    domain = fields.String(metadata={"description": "the domain the message must name"})
+    uri = fields.String(metadata={"description": "a URI the message may name (same scheme and host)"})
+    chain_id = fields.Integer(data_key="chainId")
+    version = fields.String()
+
+
+class LoginSchema(Schema):
+    message = fields.String(required=True, validate=validate.Length(1, 4000))
+    signature = fields.String(required=True, validate=validate.Length(1, 200))
+
+
+class SessionSchema(Schema):
+    ok = fields.Boolean()
+    wallet = fields.String()
+    roles = fields.List(fields.String(validate=validate.OneOf(["merchant", "platform_admin"])))
+    merchant_id = fields.Integer(data_key="merchantId", allow_none=True)
+    csrf_token = fields.String(data_key="csrfToken",
+                               metadata={"description": "echo in X-CSRF-Token on every state-changing request"})
+    expires_at = Millis(data_key="expiresAt")
+
+
+class OkSchema(Schema):
+    ok = fields.Boolean()
