@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from eth_account import Account
 from eth_account.messages import encode_defunct
+from eth_keys.exceptions import BadSignature, ValidationError
 from eth_utils import is_checksum_address
 
 PREAMBLE = " wants you to sign in with your Ethereum account:"
@@ -175,5 +176,5 @@ def recover(text: str, signature: str) -> str:
         raise SiweError("signature must be 0x followed by 130 hex characters")
     try:
         return Account.recover_message(encode_defunct(text=text), signature=signature)
-    except Exception as exc:  # eth-keys raises several types for an unrecoverable signature; all mean "bad"
+    except (BadSignature, ValidationError, ValueError) as exc:
         raise SiweError("the signature cannot be recovered") from exc
