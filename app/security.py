@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from flask import Flask, Response, current_app, request
 
+from app.errors import InvalidInput
+
 DEFAULT_CSP = "default-src 'none'; base-uri 'none'; form-action 'self'"
 PAY_PREFIX = "/pay/"
 NO_STORE_PREFIXES = ("/api/", "/auth/")  # receipts, keys and sessions must not sit in shared caches
@@ -42,5 +44,12 @@ def add_security_headers(response: Response) -> Response:
     return response
 
 
+def refuse_nul_in_url() -> None:
+    """Raise InvalidInput for a NUL in the path or query: no database column can store or compare it."""
+    if "\x00" in request.path or b"%00" in request.query_string or b"\x00" in request.query_string:
+        raise InvalidInput("The URL may not contain NUL characters")
+
+
 def init_app(app: Flask) -> None:
+    app.before_request(refuse_nul_in_url)
     app.after_request(add_security_headers)

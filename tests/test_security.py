@@ -101,3 +101,10 @@ def test_keys_sessions_and_edge_secrets_never_reach_the_logs(app, client, shop, 
     assert "key created" in logged and "signed in" in logged, "the flow above did log"
     for value in (secret, shop.key, token, token.split(".")[2], edge, app.config["TILLPOINT"].SECRET_KEY):
         assert value not in logged
+
+
+@pytest.mark.parametrize("url", ["/api/inventory?q=a%00b", "/api/inventory/inv_%00", "/api/receipts/R-%00"],
+                         ids=["query", "item-path", "receipt-path"])
+def test_a_nul_in_the_url_is_400_not_500(client, shop, url):
+    response = client.get(url, headers=shop.headers)
+    assert (response.status_code, response.json["error"]) == (400, "invalid_input")

@@ -31,8 +31,9 @@ def doc(summary: str, response, request=None, query=None, scope: str | None = No
 
 def build_spec(app: Flask) -> dict:
     """Return the OpenAPI 3 document for every documented route of app."""
-    spec = APISpec(title="Tillpoint API", version="1.0.0", openapi_version="3.0.3",
-                   plugins=[MarshmallowPlugin()])
+    marshmallow = MarshmallowPlugin()
+    spec = APISpec(title="Tillpoint API", version="1.0.0", openapi_version="3.0.3", plugins=[marshmallow])
+    marshmallow.converter.add_attribute_function(_custom_property)
     spec.components.security_scheme("subscriptionKey", KEY_SCHEME)
     spec.components.security_scheme("wallet", WALLET_SCHEME)
     spec.components.security_scheme("session", SESSION_SCHEME)
@@ -48,6 +49,11 @@ def build_spec(app: Flask) -> dict:
     for path, operations in sorted(paths.items()):
         spec.path(path=path, operations=operations)
     return spec.to_dict()
+
+
+def _custom_property(converter, field, **kwargs) -> dict:
+    """Let a field describe itself when no OpenAPI type maps to it (numbers that may come as strings)."""
+    return field.openapi_property() if hasattr(field, "openapi_property") else {}
 
 
 def _operation(meta: dict, path_args) -> dict:

@@ -108,13 +108,13 @@ def stamped_caller(wallet: str) -> Caller:
 
 
 def public_merchant(wallet: str | None) -> Merchant:
-    """Return the merchant named by x-wallet; raises Unauthorized, InvalidInput or NotFound."""
+    """Return the merchant named by x-wallet; raises Unauthorized (missing or malformed, like any credential) or NotFound."""
     if not wallet:
         raise Unauthorized("Send a subscription key, or x-wallet for a public read")
     try:
         merchant = shops.find_merchant(normalize_wallet(wallet))
     except ValueError as exc:
-        raise InvalidInput("x-wallet must be 0x followed by 40 hex characters") from exc
+        raise Unauthorized("x-wallet must be 0x followed by 40 hex characters") from exc
     if merchant is None:
         raise NotFound("No merchant with that wallet")
     return merchant

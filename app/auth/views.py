@@ -59,7 +59,7 @@ def login():
 
 
 @bp.post("/logout")
-@doc("Sign out: expire the session cookies (a valid session needs its CSRF token)", OkSchema, session=True,
+@doc("Sign out: expire the session cookies, signed in or not (a valid session needs its CSRF token)", OkSchema,
      errors=(403,))
 def logout():
     try:
