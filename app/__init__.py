@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 
 from flask import Flask
 
@@ -14,8 +15,8 @@ logger = logging.getLogger(__name__)
 
 
 def create_app(config: Config | None = None) -> Flask:
-    """Return a configured app; config defaults to Config.from_env()."""
-    config = config or Config.from_env()
+    """Return a configured app; config defaults to Config.from_env(). Raises ValueError on an unsafe config."""
+    config = with_secret_key(config or Config.from_env())
     app = Flask(__name__, template_folder="../templates", instance_path=config.INSTANCE_PATH or None)
     app.json = DecimalJSONProvider(app)
     app.config.update(TILLPOINT=config, MAX_CONTENT_LENGTH=config.MAX_CONTENT_LENGTH)
@@ -27,10 +28,25 @@ def create_app(config: Config | None = None) -> Flask:
     limiter.init_app(app)
     register_error_handlers(app)
 
+    from app import security
     from app.api import bp as api_bp
     from app.api.meta import bp as meta_bp
+    from app.auth import edge
+    from app.auth.views import bp as auth_bp
 
+    edge.init_app(app)
+    security.init_app(app)
     app.register_blueprint(api_bp)
+    app.register_blueprint(auth_bp)
     app.register_blueprint(meta_bp)
     limiter.exempt(meta_bp)
     return app
+
+
+def with_secret_key(config: Config) -> Config:
+    """Return config after validation; in dev/test without SECRET_KEY, with one made for this process."""
+    config.validate()
+    if config.SECRET_KEY:
+        return config
+    logger.warning("SECRET_KEY is not set: sessions are signed with a key of this process only (dev/test)")
+    return config.with_overrides(SECRET_KEY=secrets.token_urlsafe(48))

@@ -7,9 +7,12 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from app.chain.settings import ChainSettings, checksum_or_empty, parse_tokens
+from app.domain.ids import WALLET_PATTERN
 from app.domain.pricing import FeeTier, parse_fee_tiers
 
 DEFAULT_FEE_TIERS = "0:50"
+DEV_ENVS = ("dev", "test")
+MIN_SECRET_KEY_LENGTH = 32  # HS256 keys shorter than the hash output are brute-forceable offline
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,14 @@ class Config:
     CHAIN: ChainSettings = field(default_factory=ChainSettings)
     RATE_LIMIT: str = "600 per minute"  # per subscription key, or per client address without one
     RATE_LIMIT_KEY_PREFIX: str = "tillpoint"
+    # Signs session JWTs (HS256); required outside dev/test. Secrets are kept out of repr (and so of logs).
+    SECRET_KEY: str = field(default="", repr=False)
+    SESSION_TTL_SECONDS: int = 3600
+    NONCE_TTL_SECONDS: int = 300
+    ADMIN_WALLETS: frozenset[str] = frozenset()  # lowercase wallets that sign in as platform_admin
+    EDGE_SECRET: str = field(default="", repr=False)
+    EDGE_ONLY: bool = False
+    PAY_FRAME_ANCESTORS: tuple[str, ...] = ()  # origins allowed to frame /pay/ pages; none by default
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, instance_path: str = "") -> Config:
@@ -44,7 +55,30 @@ class Config:
             CHAIN=chain_from_env(env),
             RATE_LIMIT=env.get("RATE_LIMIT", "600 per minute"),
             RATE_LIMIT_KEY_PREFIX=env.get("RATE_LIMIT_KEY_PREFIX", "tillpoint"),
+            SECRET_KEY=env.get("SECRET_KEY", ""),
+            SESSION_TTL_SECONDS=int(env.get("SESSION_TTL", "3600")),
+            NONCE_TTL_SECONDS=int(env.get("LOGIN_NONCE_TTL", "300")),
+            ADMIN_WALLETS=parse_wallets(env.get("ADMIN_WALLETS", ""), "ADMIN_WALLETS"),
+            EDGE_SECRET=env.get("EDGE_SECRET", ""),
+            EDGE_ONLY=parse_bool(env.get("EDGE_ONLY", "false"), "EDGE_ONLY"),
+            PAY_FRAME_ANCESTORS=tuple(env.get("PAY_FRAME_ANCESTORS", "").split()),
         )
+
+    @property
+    def is_dev(self) -> bool:
+        """Return True in dev and test, where cookies may go over plain HTTP and SECRET_KEY may be generated."""
+        return self.ENV in DEV_ENVS
+
+    def validate(self) -> None:
+        """Raise ValueError naming the setting when this configuration is unsafe to serve with."""
+        if not self.is_dev and len(self.SECRET_KEY) < MIN_SECRET_KEY_LENGTH:
+            raise ValueError(f"SECRET_KEY must be set to at least {MIN_SECRET_KEY_LENGTH} random characters "
+                             f"outside dev/test (TILLPOINT_ENV={self.ENV}); generate one with "
+                             "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`")
+        if self.EDGE_ONLY and not self.EDGE_SECRET:
+            raise ValueError("EDGE_ONLY=true needs EDGE_SECRET (the secret the gateway sends in x-edge-secret)")
+        if self.SESSION_TTL_SECONDS <= 0 or self.NONCE_TTL_SECONDS <= 0:
+            raise ValueError("SESSION_TTL and LOGIN_NONCE_TTL must be positive numbers of seconds")
 
     def with_overrides(self, **overrides) -> Config:
         """Return a copy with the given settings replaced; raises TypeError on an unknown name."""
@@ -91,7 +125,7 @@ def chain_from_env(env) -> ChainSettings:
         operator_key=env.get("OPERATOR_PRIVATE_KEY", ""),
         monitor_window_seconds=int(env.get("MONITOR_WINDOW", str(24 * 3600))),
         watch_chunk=int(env.get("WATCH_CHUNK", "200")),
-        settle=on_or_off(env.get("SETTLER", "on"), "SETTLER"),
+        settle=parse_bool(env.get("SETTLER", "on"), "SETTLER"),
         settle_stuck_seconds=int(env.get("SETTLE_STUCK_SECONDS", "180")),
     )
 
@@ -111,12 +145,21 @@ def read_env_file(path: Path) -> dict[str, str]:
     return pairs
 
 
-def on_or_off(text: str, name: str) -> bool:
-    """Return True for on/true/1/yes, False for off/false/0/no; raises ValueError naming the setting."""
+def parse_wallets(text: str, name: str) -> frozenset[str]:
+    """Return comma-separated 0x wallets in lowercase; raises ValueError naming the setting."""
+    wallets = [w.strip() for w in text.split(",") if w.strip()]
+    bad = [w for w in wallets if not WALLET_PATTERN.match(w)]
+    if bad:
+        raise ValueError(f"{name} must list 0x + 40 hex wallets separated by commas; bad: {bad}")
+    return frozenset(w.lower() for w in wallets)
+
+
+def parse_bool(text: str, name: str) -> bool:
+    """Return true/false (also 1/0, yes/no, on/off) as a bool; raises ValueError naming the setting."""
     value = text.strip().lower()
-    if value not in ("on", "true", "1", "yes", "off", "false", "0", "no"):
-        raise ValueError(f"{name} must be on or off, not {text!r}")
-    return value in ("on", "true", "1", "yes")
+    if value not in ("true", "false", "1", "0", "yes", "no", "on", "off", ""):
+        raise ValueError(f"{name} must be true or false, not {text!r}")
+    return value in ("true", "1", "yes", "on")
 
 
 def bps_in_range(text: str, name: str) -> int:

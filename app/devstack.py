@@ -1,6 +1,7 @@
 """`tillpoint dev`: anvil with our contracts, the demo merchant, the API server and the watcher, together."""
 from __future__ import annotations
 
+import secrets
 import signal
 import subprocess
 import sys
@@ -71,6 +72,8 @@ def _dev_settings(url: str, base: Config, instance: Path) -> dict[str, str]:
         (instance / "demo.db").unlink(missing_ok=True)
         settings["DATABASE_URL"] = f"sqlite:///{instance / 'demo.db'}"
     settings["DEMO_SPLIT"] = contracts.split
+    # Plain-HTTP cookies on 127.0.0.1, and one session key shared by the server's workers.
+    settings.update(TILLPOINT_ENV="dev", SECRET_KEY=base.SECRET_KEY or secrets.token_urlsafe(48))
     (instance / DEV_ENV_FILE).write_text("".join(f"{k}={v}\n" for k, v in settings.items()))
     return settings
 

@@ -64,6 +64,12 @@ class InsufficientScope(ApiError):
     default_message = "The key lacks the scope this route needs"
 
 
+class CsrfFailed(ApiError):
+    status = 403
+    code = "csrf_failed"
+    default_message = "A cookie-authenticated change needs the X-CSRF-Token header matching the cb_csrf cookie"
+
+
 class SplitRequired(ApiError):
     status = 403
     code = "split_required"

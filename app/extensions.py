@@ -45,11 +45,28 @@ db = Database()
 
 
 def rate_limit_key() -> str:
-    """Return who a request counts against: its subscription key (by hash), else its client address."""
+    """Return who a request counts against: the gateway-stamped wallet, its subscription key (by hash),
+    its signed-in wallet, else its client address."""
+    from app.auth import edge, sessions
+
+    if stamped := edge.stamped_wallet():
+        return "wallet:" + stamped.lower()
     key = request.headers.get("Ocp-Apim-Subscription-Key") or request.headers.get("x-api-key")
     if key:
         return "key:" + hashlib.sha256(key.encode()).hexdigest()[:32]
-    return "ip:" + (request.remote_addr or "unknown")
+    if wallet := sessions.subject_or_none():
+        return "session:" + wallet
+    return "ip:" + client_address()
+
+
+def client_address() -> str:
+    """Return the caller's address: behind the gateway, the last X-Forwarded-For hop (the one it appended)."""
+    from app.auth import edge
+
+    forwarded = request.headers.get("X-Forwarded-For", "")
+    if forwarded and edge.came_through_edge():
+        return forwarded.split(",")[-1].strip()
+    return request.remote_addr or "unknown"
 
 
 def configured_rate_limit() -> str:

@@ -1,6 +1,8 @@
 """JSON with exact decimals: numbers parse to Decimal and Decimal dumps as a JSON number."""
 from __future__ import annotations
 
+import re
+from decimal import Decimal
 from typing import Any
 
 import simplejson
@@ -18,9 +20,32 @@ class DecimalJSONProvider(JSONProvider):
         return loads(s)
 
 
+# Escapes that decode to text no database column can store: NUL (PostgreSQL) and unpaired surrogates.
+UNSTORABLE_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
+SURROGATES = re.compile("[\ud800-\udfff]")
+
+
 def loads(s: str | bytes) -> Any:
-    """Return the parsed JSON with every non-integer number as Decimal; raises ValueError on bad JSON."""
-    return simplejson.loads(s, use_decimal=True, parse_constant=_reject_constant)
+    """Return the parsed JSON with every non-integer number as Decimal; raises ValueError on bad JSON,
+    including a string holding NUL or an unpaired UTF-16 surrogate."""
+    value = simplejson.loads(s, use_decimal=True, parse_constant=_reject_constant)
+    if UNSTORABLE_ESCAPE.search(s.encode("utf-8", "surrogatepass") if isinstance(s, str) else s):
+        if any("\x00" in text or SURROGATES.search(text) for text in _strings(value)):
+            raise ValueError("strings may not hold NUL or an unpaired UTF-16 surrogate")
+    return value
+
+
+def _strings(value: Any):
+    """Yield every string in a parsed JSON value, keys included."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield key
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
 
 
 def _reject_constant(name: str) -> Any:

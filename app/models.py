@@ -349,3 +349,12 @@ class Refund(Base):
     rejection: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class LoginNonce(Base):
+    """A Sign-In with Ethereum nonce: issued by GET /auth/nonce, deleted when a login uses it (single use)."""
+
+    __tablename__ = "login_nonces"
+
+    nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

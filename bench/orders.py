@@ -9,6 +9,7 @@ import asyncio
 import os
 import re
 import shutil
+import secrets
 import socket
 import subprocess
 import sys
@@ -80,6 +81,7 @@ def start_server(target: str, chdir: Path, log: Path) -> tuple[subprocess.Popen,
     port = free_port()
     env = dict(os.environ, DATABASE_URL=DB_URL, TILLPOINT_INSTANCE="/tmp/tp-bench", PYTHONDONTWRITEBYTECODE="1",
                RATE_LIMIT="100000000 per minute", **CHAIN_OFFLINE)  # measure the work, not the limiter
+    env.setdefault("SECRET_KEY", secrets.token_urlsafe(48))  # production mode refuses to start without one
     cmd = [sys.executable, "-m", "gunicorn", *GUNICORN, f"127.0.0.1:{port}", "--chdir", str(chdir), target]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=log.open("w"))
     return proc, port

@@ -16,6 +16,9 @@ from app.models import Base
 from app.services import inventory, keys, shops
 
 ALL_SCOPES = list(keys.SCOPES)
+TEST_SECRET_KEY = "test-secret-key-not-for-production-0123456789abcdef0123456789abcdef"
+# Processes the tests start (tillpoint watch, gunicorn, the CLI) run in production mode and need one too.
+os.environ.setdefault("SECRET_KEY", TEST_SECRET_KEY)
 
 
 def reset_database(url: str) -> None:
@@ -42,7 +45,8 @@ def database_url(tmp_path_factory) -> str:
 
 @pytest.fixture(scope="session")
 def base_config(database_url, tmp_path_factory) -> Config:
-    return Config(ENV="test", DATABASE_URL=database_url, INSTANCE_PATH=str(tmp_path_factory.mktemp("instance")))
+    return Config(ENV="test", DATABASE_URL=database_url, INSTANCE_PATH=str(tmp_path_factory.mktemp("instance")),
+                  SECRET_KEY=TEST_SECRET_KEY)
 
 
 @pytest.fixture(scope="session")

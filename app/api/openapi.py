@@ -11,15 +11,19 @@ from app.api.schemas import ErrorSchema
 
 KEY_SCHEME = {"type": "apiKey", "in": "header", "name": "Ocp-Apim-Subscription-Key"}
 WALLET_SCHEME = {"type": "apiKey", "in": "header", "name": "x-wallet"}
+SESSION_SCHEME = {"type": "apiKey", "in": "cookie", "name": "cb_auth_token",
+                  "description": "Admin session from POST /auth/login; a merchant session has every scope. "
+                                 "State-changing requests must echo the cb_csrf cookie in X-CSRF-Token."}
 
 
 def doc(summary: str, response, request=None, query=None, scope: str | None = None,
-        public: bool = False, status: int = 200, errors: tuple[int, ...] = ()):
-    """Attach OpenAPI facts to a view: its body, query and response schemas and its scope."""
+        public: bool = False, status: int = 200, errors: tuple[int, ...] = (), session: bool = False):
+    """Attach OpenAPI facts to a view: its body, query and response schemas, its scope (key or session),
+    or session=True for a route only a session uses."""
 
     def decorator(view):
         view.openapi = {"summary": summary, "response": response, "request": request, "query": query,
-                        "scope": scope, "public": public, "status": status, "errors": errors}
+                        "scope": scope, "public": public, "status": status, "errors": errors, "session": session}
         return view
 
     return decorator
@@ -27,10 +31,12 @@ def doc(summary: str, response, request=None, query=None, scope: str | None = No
 
 def build_spec(app: Flask) -> dict:
     """Return the OpenAPI 3 document for every documented route of app."""
-    spec = APISpec(title="Tillpoint API", version="1.0.0", openapi_version="3.0.3",
-                   plugins=[MarshmallowPlugin()])
+    marshmallow = MarshmallowPlugin()
+    spec = APISpec(title="Tillpoint API", version="1.0.0", openapi_version="3.0.3", plugins=[marshmallow])
+    marshmallow.converter.add_attribute_function(_custom_property)
     spec.components.security_scheme("subscriptionKey", KEY_SCHEME)
     spec.components.security_scheme("wallet", WALLET_SCHEME)
+    spec.components.security_scheme("session", SESSION_SCHEME)
     spec.components.schema("Error", schema=ErrorSchema)
     paths: dict[str, dict] = {}
     for rule in app.url_map.iter_rules():
@@ -43,6 +49,11 @@ def build_spec(app: Flask) -> dict:
     for path, operations in sorted(paths.items()):
         spec.path(path=path, operations=operations)
     return spec.to_dict()
+
+
+def _custom_property(converter, field, **kwargs) -> dict:
+    """Let a field describe itself when no OpenAPI type maps to it (numbers that may come as strings)."""
+    return field.openapi_property() if hasattr(field, "openapi_property") else {}
 
 
 def _operation(meta: dict, path_args) -> dict:
@@ -63,8 +74,10 @@ def _operation(meta: dict, path_args) -> dict:
     if meta["request"] is not None:
         operation["requestBody"] = {"required": True,
                                     "content": {"application/json": {"schema": meta["request"]}}}
+    if meta["session"]:
+        operation["security"] = [{"session": []}]
     if meta["scope"]:
-        operation["security"] = [{"subscriptionKey": [meta["scope"]]}]
+        operation["security"] = [{"subscriptionKey": [meta["scope"]]}, {"session": []}]
         if meta["public"]:
             operation["security"].append({"wallet": []})
         operation["responses"].setdefault("401", {"description": "Unauthorized",

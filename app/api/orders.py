@@ -24,7 +24,7 @@ MAX_IDEMPOTENCY_KEY = 255
      scope="orders:create", errors=(404, 409, 413))
 def create_order():
     order_request = _order_request(json_object())
-    order, replayed = orders.create_order(current_merchant(), order_request, _settings(), actor=g.caller.key_id)
+    order, replayed = orders.create_order(current_merchant(), order_request, _settings(), actor=g.caller.actor)
     response = jsonify(ReceiptEnvelopeSchema().dump({"ok": True, "receipt": receipt_body(order)}))
     if replayed:
         response.headers["Idempotent-Replayed"] = "true"

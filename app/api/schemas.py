@@ -1,18 +1,21 @@
 """Marshmallow schemas: what every route accepts and returns (also the source of the OpenAPI document)."""
 from __future__ import annotations
 
+import re
 from decimal import Decimal, DecimalException
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import INCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
 from app.domain.money import cents_to_usd, usd_to_cents
 from app.errors import InvalidInput
+from app.services.keys import SCOPES as KEY_SCOPES
 
 MAX_QTY = 10_000
 MAX_LINES = 100
 MAX_PRICE_CENTS = 10_000_000_000  # 100 million USD per unit keeps every total far inside BIGINT
 MAX_ADD_ON_BPS = 1_000
+MAX_TIMESTAMP_MS = 253_402_300_799_000  # 9999-12-31T23:59:59Z, the last instant a datetime holds
 SUPPORTED_TOKENS = ("USDC", "USDT", "ETH")
 CODE = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", error="Use letters, digits, '-', '_' or '.'.")
 
@@ -31,17 +34,29 @@ def strict_boolean(**kwargs) -> fields.Boolean:
 
 
 class NumberOrString(fields.Field):
-    """Base for exact numbers sent as a JSON number or a numeric string (never a boolean)."""
+    """Base for exact numbers sent as a JSON number or a plain decimal string (never a boolean)."""
 
     default_error_messages = {"invalid": "Must be a number."}
+    STRING_PATTERN = r"^\d+(\.\d+)?$"  # no sign, exponent, spaces or underscores (Decimal() would take them)
+    MINIMUM, MAXIMUM = 0, None
 
     def _decimal(self, value) -> Decimal:
         if isinstance(value, bool) or not isinstance(value, int | Decimal | str):
+            raise self.make_error("invalid")
+        if isinstance(value, str) and not re.match(self.STRING_PATTERN, value):
             raise self.make_error("invalid")
         try:
             return Decimal(value.strip() if isinstance(value, str) else value)
         except DecimalException as exc:
             raise self.make_error("invalid") from exc
+
+    def openapi_property(self) -> dict:
+        """Return the OpenAPI description of the field: a number, or a string of the same value."""
+        number = {"type": "number", "minimum": self.MINIMUM}
+        if self.MAXIMUM is not None:
+            number["maximum"] = self.MAXIMUM
+        return {"oneOf": [number, {"type": "string", "pattern": self.STRING_PATTERN}],
+                "description": self.default_error_messages["invalid"]}
 
 
 class UsdAmount(NumberOrString):
@@ -49,6 +64,8 @@ class UsdAmount(NumberOrString):
 
     default_error_messages = {"invalid": "Must be a number or numeric string with at most 2 decimals.",
                               "range": "Must be between 0 and 100000000.00."}
+    STRING_PATTERN = r"^\d{1,9}(\.\d{1,2})?$"
+    MAXIMUM = MAX_PRICE_CENTS // 100
 
     def _deserialize(self, value, attr, data, **kwargs) -> int:
         try:
@@ -67,6 +84,8 @@ class Rate(NumberOrString):
     """A rate in 0..1 with at most 8 decimals; loads to Decimal."""
 
     default_error_messages = {"invalid": "Must be a number between 0 and 1 with at most 8 decimals."}
+    STRING_PATTERN = r"^(0(\.\d{1,8})?|1(\.0{1,8})?)$"
+    MAXIMUM = 1
 
     def _deserialize(self, value, attr, data, **kwargs) -> Decimal:
         rate = self._decimal(value)
@@ -265,8 +284,8 @@ class ReceiptEnvelopeSchema(Schema):
 
 class ReceiptListQuerySchema(Schema):
     limit = fields.Integer(load_default=100, validate=validate.Range(1, 200))
-    start = fields.Integer(load_default=None, validate=validate.Range(0, 10**15))
-    end = fields.Integer(load_default=None, validate=validate.Range(0, 10**15))
+    start = fields.Integer(load_default=None, validate=validate.Range(0, MAX_TIMESTAMP_MS))
+    end = fields.Integer(load_default=None, validate=validate.Range(0, MAX_TIMESTAMP_MS))
 
 
 class ReceiptListSchema(Schema):
@@ -274,9 +293,15 @@ class ReceiptListSchema(Schema):
 
 
 class ErrorSchema(Schema):
+    """The error model; some codes add context (resetAt for rate_limited, item and line for a cart error)."""
+
+    class Meta:
+        unknown = INCLUDE
+
     error = fields.String(required=True)
     message = fields.String()
     fields_ = fields.Dict(data_key="fields")
+    reset_at = fields.Integer(data_key="resetAt", metadata={"description": "rate_limited: when the window resets, ms"})
 
 
 class HealthSchema(Schema):
@@ -444,3 +469,64 @@ class LedgerQuerySchema(Schema):
 class LedgerSummarySchema(Schema):
     ok = fields.Boolean()
     tokens = fields.List(fields.Nested(LedgerEntrySchema))
+
+
+# ---- keys
+
+class KeySchema(Schema):
+    id = fields.String()
+    label = fields.String()
+    scopes = fields.List(fields.String())
+    created_at = Millis(data_key="createdAt")
+    last_used_at = Millis(data_key="lastUsedAt", allow_none=True,
+                          metadata={"description": "to the minute; null if never used"})
+    revoked_at = Millis(data_key="revokedAt", allow_none=True)
+
+
+class KeyListSchema(Schema):
+    keys = fields.List(fields.Nested(KeySchema))
+
+
+class KeyCreateSchema(Schema):
+    scopes = fields.List(fields.String(validate=validate.OneOf(KEY_SCOPES)), required=True,
+                         validate=validate.Length(1, len(KEY_SCOPES)))
+    label = fields.String(load_default="", validate=validate.Length(max=200))
+
+
+class KeyEnvelopeSchema(Schema):
+    ok = fields.Boolean()
+    key = fields.Nested(KeySchema)
+
+
+class KeyCreatedSchema(KeyEnvelopeSchema):
+    secret = fields.String(metadata={"description": "the key itself, shown only in this response"})
+
+
+# ---- sign-in (EIP-4361)
+
+class NonceSchema(Schema):
+    nonce = fields.String()
+    expires_at = Millis(data_key="expiresAt")
+    domain = fields.String(metadata={"description": "the domain the message must name"})
+    uri = fields.String(metadata={"description": "a URI the message may name (same scheme and host)"})
+    chain_id = fields.Integer(data_key="chainId")
+    version = fields.String()
+
+
+class LoginSchema(Schema):
+    message = fields.String(required=True, validate=validate.Length(1, 4000))
+    signature = fields.String(required=True, validate=validate.Length(1, 200))
+
+
+class SessionSchema(Schema):
+    ok = fields.Boolean()
+    wallet = fields.String()
+    roles = fields.List(fields.String(validate=validate.OneOf(["merchant", "platform_admin"])))
+    merchant_id = fields.Integer(data_key="merchantId", allow_none=True)
+    csrf_token = fields.String(data_key="csrfToken",
+                               metadata={"description": "echo in X-CSRF-Token on every state-changing request"})
+    expires_at = Millis(data_key="expiresAt")
+
+
+class OkSchema(Schema):
+    ok = fields.Boolean()

@@ -24,6 +24,8 @@ def get_shop_config():
 @doc("Change the shop configuration (only the fields given)", ShopConfigEnvelopeSchema,
      request=ShopConfigSchema, scope="shop:write", errors=(413,))
 def update_shop_config():
-    changes = load(ShopConfigSchema(), json_object(), partial=True)
+    schema = ShopConfigSchema()
+    # Only top-level fields are optional: a jurisdiction that is sent must be whole (partial=True would reach into it).
+    changes = load(schema, json_object(), partial=tuple(schema.fields))
     config = shops.update_config(current_merchant(), changes)
     return jsonify(ShopConfigEnvelopeSchema().dump({"config": config}))

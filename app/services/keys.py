@@ -4,11 +4,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from app.domain.ids import new_key_id, new_key_secret
-from app.errors import InvalidInput, NotFound
+from app.errors import InsufficientScope, InvalidInput, NotFound
 from app.extensions import db
 from app.models import ApiKey, Merchant, utcnow
 
@@ -17,7 +18,9 @@ logger = logging.getLogger(__name__)
 SCOPES = (
     "orders:create", "orders:read", "receipts:read", "receipts:refund",
     "inventory:read", "inventory:write", "shop:read", "shop:write", "split:read", "split:write",
+    "keys:read", "keys:write",
 )
+LAST_USED_PRECISION = timedelta(minutes=1)  # at most one write per key per minute, not one per request
 
 
 def hash_secret(secret: str) -> str:
@@ -25,11 +28,20 @@ def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def create_key(merchant: Merchant, scopes: list[str], label: str = "") -> tuple[ApiKey, str]:
-    """Return the stored key and its secret (shown once); raises InvalidInput on an unknown scope."""
+def create_key(merchant: Merchant, scopes: list[str], label: str = "",
+               grantable: frozenset[str] | None = None) -> tuple[ApiKey, str]:
+    """Return the stored key and its secret (shown once).
+
+    Raises InvalidInput on an unknown scope, InsufficientScope for a scope outside grantable (a key
+    can only make keys with scopes it holds itself).
+    """
     unknown = sorted(set(scopes) - set(SCOPES))
     if unknown or not scopes:
-        raise InvalidInput(f"unknown or missing scopes: {unknown}; known: {list(SCOPES)}")
+        raise InvalidInput(f"unknown or missing scopes: {unknown}; known: {list(SCOPES)}",
+                           fields={"scopes": [f"unknown or missing scopes: {unknown}"]})
+    beyond = sorted(set(scopes) - grantable) if grantable is not None else []
+    if beyond:
+        raise InsufficientScope(f"A key can only grant scopes it holds itself; not {beyond}")
     secret = new_key_secret()
     key = ApiKey(id=new_key_id(), merchant_id=merchant.id, key_hash=hash_secret(secret),
                  scopes=sorted(set(scopes)), label=label)
@@ -39,15 +51,31 @@ def create_key(merchant: Merchant, scopes: list[str], label: str = "") -> tuple[
     return key, secret
 
 
-def revoke_key(key_id: str) -> ApiKey:
-    """Return the key after marking it revoked; raises NotFound."""
+def list_keys(merchant: Merchant) -> list[ApiKey]:
+    """Return the merchant's keys, revoked ones included, newest first."""
+    return list(db.session.scalars(select(ApiKey).where(ApiKey.merchant_id == merchant.id)
+                                   .order_by(ApiKey.created_at.desc(), ApiKey.id)))
+
+
+def revoke_key(key_id: str, merchant: Merchant | None = None) -> ApiKey:
+    """Return the key after marking it revoked; raises NotFound (also for another merchant's key)."""
     key = db.session.get(ApiKey, key_id)
-    if key is None:
+    if key is None or (merchant is not None and key.merchant_id != merchant.id):
         raise NotFound(f"no key {key_id}")
     if key.revoked_at is None:
         key.revoked_at = utcnow()
         db.session.commit()
+        logger.info("key revoked id=%s merchant=%s", key.id, key.merchant_id)
     return key
+
+
+def record_use(key: ApiKey) -> None:
+    """Store when the key was last used, to the minute."""
+    now = utcnow()
+    if key.last_used_at is None or now - key.last_used_at >= LAST_USED_PRECISION:
+        db.session.execute(update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=now))
+        db.session.commit()
+        key.last_used_at = now
 
 
 def find_active_key(secret: str) -> ApiKey | None:

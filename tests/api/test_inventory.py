@@ -38,7 +38,7 @@ def test_search_treats_like_wildcards_literally(client, shop, factory):
 
 @pytest.mark.parametrize("headers, status, code", [
     ({}, 401, "unauthorized"),
-    ({"x-wallet": "0x1234"}, 400, "invalid_input"),
+    ({"x-wallet": "0x1234"}, 401, "unauthorized"),
     ({"x-wallet": "0x" + "ab" * 20}, 404, "not_found"),
     ({"x-api-key": "tp_live_wrong"}, 401, "unauthorized"),
 ], ids=["nothing", "malformed-wallet", "unknown-wallet", "bad-key-with-no-fallback"])

@@ -113,3 +113,10 @@ def status_of(url: str, key: str) -> int:
         except urllib.error.URLError:
             time.sleep(0.05)  # still booting
     raise AssertionError("server never answered")
+
+
+def test_sign_in_and_key_routes_are_limited_too(limited, shop):
+    client = limited()
+    nonces = [client.get("/auth/nonce") for _ in range(4)]
+    assert [r.status_code for r in nonces] == [200, 200, 200, 429] and nonces[0].headers["X-RateLimit-Limit"] == "3"
+    assert client.get("/api/keys", headers=shop.headers).headers["X-RateLimit-Remaining"] == "2", "a key's own bucket"

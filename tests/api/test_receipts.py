@@ -66,3 +66,13 @@ def test_receipts_need_receipts_read(client, shop, factory, scopes, status, code
     headers = {"x-api-key": factory.key(shop.merchant, scopes)} if scopes else {}
     response = client.get("/api/receipts", headers=headers)
     assert (response.status_code, response.json["error"]) == (status, code)
+
+
+@pytest.mark.parametrize("query", ["start=999999999999999", "end=253402300800000"], ids=["start", "end"])
+def test_a_time_bound_beyond_year_9999_is_400_not_500(client, shop, query):
+    response = client.get(f"/api/receipts?{query}", headers=shop.headers)
+    assert (response.status_code, response.json["error"]) == (400, "invalid_input")
+
+
+def test_the_latest_representable_end_is_accepted(client, shop):
+    assert client.get("/api/receipts?end=253402300799000", headers=shop.headers).status_code == 200

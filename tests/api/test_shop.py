@@ -41,3 +41,24 @@ def test_config_writes_need_shop_write(client, shop, factory):
     response = client.put("/api/shop/config", json={"brandName": "x"}, headers={"x-api-key": reader})
     assert (response.status_code, response.json["error"]) == (403, "insufficient_scope")
     assert client.get("/api/shop/config", headers={"x-api-key": reader}).status_code == 200
+
+
+@pytest.mark.parametrize("method, path, body", [
+    ("put", "/api/shop/config", '{"brandName": "caf\\ud800"}'),
+    ("post", "/api/inventory", '{"sku": "S-1", "name": "caf\\udfff", "priceUsd": "1.00"}'),
+    ("post", "/api/keys", '{"scopes": ["orders:create"], "label": "nul\\u0000"}')],
+    ids=["surrogate-in-config", "surrogate-in-item", "nul-in-key-label"])
+def test_unstorable_text_is_400_not_500(client, shop, count_rows, method, path, body):
+    response = getattr(client, method)(path, data=body, content_type="application/json", headers=shop.headers)
+    assert (response.status_code, response.json["error"]) == (400, "invalid_input")
+    assert response.json["message"] == "The request body is not valid JSON"
+    assert client.get("/api/shop/config", headers=shop.headers).json["config"]["brandName"] == "My Coffee Shop"
+
+
+@pytest.mark.parametrize("jurisdiction", [{}, {"code": "X", "name": "X"}, {"code": "X", "name": "X", "rate": "0.1",
+                                                                            "components": [{"code": "c", "name": "c"}]}],
+                         ids=["empty", "no-rate", "component-without-rate"])
+def test_a_partial_update_still_needs_whole_jurisdictions(client, shop, jurisdiction):
+    response = client.put("/api/shop/config", json={"jurisdictions": [jurisdiction]}, headers=shop.headers)
+    assert (response.status_code, response.json["error"]) == (400, "invalid_input")
+    assert client.get("/api/shop/config", headers=shop.headers).json["config"]["jurisdictions"][0]["code"] == "US-CA"

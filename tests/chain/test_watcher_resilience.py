@@ -12,7 +12,6 @@ import threading
 import time
 from pathlib import Path
 
-import pytest
 import redis
 from sqlalchemy import create_engine, func, select
 
