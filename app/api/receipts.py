@@ -13,7 +13,7 @@ from app.auth.keys import current_merchant, requires
 from app.domain.money import cents_to_usd
 from app.models import Order, Quote
 from app.pay import eip681
-from app.services import orders
+from app.services import inventory, orders
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 SECONDS_BEFORE_MS = 10**11  # below this a timestamp is taken as seconds, as the reference accepts both
@@ -25,7 +25,8 @@ SECONDS_BEFORE_MS = 10**11  # below this a timestamp is taken as seconds, as the
 def list_receipts():
     query = load(ReceiptListQuerySchema(), request.args.to_dict())
     found = orders.list_receipts(current_merchant(), query["limit"], _start(query["start"]), _end(query["end"]))
-    return jsonify(ReceiptListSchema().dump({"receipts": [receipt_body(o) for o in found]}))
+    thumbs = inventory.thumbnails({line["itemId"] for order in found for line in order.line_items})
+    return jsonify(ReceiptListSchema().dump({"receipts": [receipt_body(o, thumbs) for o in found]}))
 
 
 @bp.get("/receipts/<receipt_id>")
@@ -52,10 +53,17 @@ def _end(value: int | None) -> datetime | None:
     return EPOCH + timedelta(milliseconds=_as_millis(value) + step)
 
 
-def receipt_body(order: Order) -> dict:
-    """Return the receipt as the reference shapes it, plus paymentUrl, expiresAt and history."""
+def receipt_body(order: Order, thumbs: dict[str, str] | None = None) -> dict:
+    """Return the receipt as the reference shapes it, plus paymentUrl, expiresAt and history.
+
+    thumbs maps item ids to thumbnail data URIs; looked up for this order when not given.
+    """
+    if thumbs is None:
+        thumbs = inventory.thumbnails({line["itemId"] for line in order.line_items})
     lines = [{"label": line["label"], "priceUsd": cents_to_usd(line["totalCents"]), "qty": line["qty"],
-              "itemId": line["itemId"], "sku": line["sku"]} for line in order.line_items]
+              "itemId": line["itemId"], "sku": line["sku"],
+              **({"thumb": thumbs[line["itemId"]]} if line["itemId"] in thumbs else {})}
+             for line in order.line_items]
     for label, cents in (("Tax", order.tax_cents), ("Processing Fee", order.fee_cents)):
         if cents:
             lines.append({"label": label, "priceUsd": cents_to_usd(cents)})
