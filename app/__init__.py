@@ -16,7 +16,8 @@ logger = logging.getLogger(__name__)
 def create_app(config: Config | None = None) -> Flask:
     """Return a configured app; config defaults to Config.from_env()."""
     config = config or Config.from_env()
-    app = Flask(__name__, template_folder="../templates", instance_path=config.INSTANCE_PATH or None)
+    app = Flask(__name__, template_folder="../templates", static_folder="../static",
+                instance_path=config.INSTANCE_PATH or None)
     app.json = DecimalJSONProvider(app)
     app.config.update(TILLPOINT=config, MAX_CONTENT_LENGTH=config.MAX_CONTENT_LENGTH)
     db.init_app(app, config.database_url())
@@ -29,8 +30,10 @@ def create_app(config: Config | None = None) -> Flask:
 
     from app.api import bp as api_bp
     from app.api.meta import bp as meta_bp
+    from app.pay import views as pay_views
 
     app.register_blueprint(api_bp)
     app.register_blueprint(meta_bp)
+    pay_views.init_app(app)
     limiter.exempt(meta_bp)
     return app

@@ -27,6 +27,10 @@ class Config:
     CHAIN: ChainSettings = field(default_factory=ChainSettings)
     RATE_LIMIT: str = "600 per minute"  # per subscription key, or per client address without one
     RATE_LIMIT_KEY_PREFIX: str = "tillpoint"
+    # Live status streams: each holds a server thread, so each process serves at most PAY_STREAMS at once
+    # (the page polls /status beyond that) and closes each after PAY_STREAM_SECONDS (the browser reconnects).
+    PAY_STREAMS: int = 2
+    PAY_STREAM_SECONDS: int = 120
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, instance_path: str = "") -> Config:
@@ -44,6 +48,8 @@ class Config:
             CHAIN=chain_from_env(env),
             RATE_LIMIT=env.get("RATE_LIMIT", "600 per minute"),
             RATE_LIMIT_KEY_PREFIX=env.get("RATE_LIMIT_KEY_PREFIX", "tillpoint"),
+            PAY_STREAMS=int(env.get("PAY_STREAMS", "2")),
+            PAY_STREAM_SECONDS=int(env.get("PAY_STREAM_SECONDS", "120")),
         )
 
     def with_overrides(self, **overrides) -> Config:
@@ -91,6 +97,7 @@ def chain_from_env(env) -> ChainSettings:
         operator_key=env.get("OPERATOR_PRIVATE_KEY", ""),
         monitor_window_seconds=int(env.get("MONITOR_WINDOW", str(24 * 3600))),
         watch_chunk=int(env.get("WATCH_CHUNK", "200")),
+        explorer_url=env.get("EXPLORER_URL", "").rstrip("/"),
     )
 
 

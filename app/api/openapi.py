@@ -14,12 +14,16 @@ WALLET_SCHEME = {"type": "apiKey", "in": "header", "name": "x-wallet"}
 
 
 def doc(summary: str, response, request=None, query=None, scope: str | None = None,
-        public: bool = False, status: int = 200, errors: tuple[int, ...] = ()):
-    """Attach OpenAPI facts to a view: its body, query and response schemas and its scope."""
+        public: bool = False, status: int = 200, errors: tuple[int, ...] = (), media: str = "application/json"):
+    """Attach OpenAPI facts to a view: its body, query and response schemas and its scope.
+
+    A view answering something other than JSON (a page, an image, an event stream) passes response=None
+    and its media type.
+    """
 
     def decorator(view):
         view.openapi = {"summary": summary, "response": response, "request": request, "query": query,
-                        "scope": scope, "public": public, "status": status, "errors": errors}
+                        "scope": scope, "public": public, "status": status, "errors": errors, "media": media}
         return view
 
     return decorator
@@ -48,8 +52,8 @@ def build_spec(app: Flask) -> dict:
 def _operation(meta: dict, path_args) -> dict:
     operation: dict = {
         "summary": meta["summary"],
-        "responses": {str(meta["status"]): {"description": "OK",
-                                            "content": {"application/json": {"schema": meta["response"]}}}},
+        "responses": {str(meta["status"]): {"description": "OK", "content": {
+            meta["media"]: {"schema": meta["response"]} if meta["response"] is not None else {}}}},
     }
     for status in (400, *meta["errors"]):
         operation["responses"][str(status)] = {

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from decimal import Decimal
 
 from flask import current_app, jsonify, request
 
@@ -10,7 +9,7 @@ from app.api import bp
 from app.api.openapi import doc
 from app.api.schemas import ReceiptEnvelopeSchema, ReceiptListQuerySchema, ReceiptListSchema, load
 from app.auth.keys import current_merchant, requires
-from app.domain.money import cents_to_usd
+from app.domain.money import cents_to_usd, units_display
 from app.models import Order, Quote
 from app.pay import eip681
 from app.services import inventory, orders
@@ -85,10 +84,9 @@ def receipt_body(order: Order, thumbs: dict[str, str] | None = None) -> dict:
 def quote_body(order: Order, quote: Quote) -> dict:
     """Return one token quote: base units as a string (exact beyond 2^53), the display amount, the EIP-681 URI."""
     units = quote.amount_base_units
-    uri = (eip681.erc20_uri(quote.token_address, order.chain_id, order.deposit_address, units) if quote.token_address
-           else eip681.native_uri(order.deposit_address, order.chain_id, units))
+    uri = eip681.quote_uri(quote.token_address, order.chain_id, order.deposit_address, units)
     return {"token": quote.symbol, "tokenAddress": quote.token_address, "decimals": quote.decimals,
-            "amount": str(units), "amountDisplay": str(Decimal(units).scaleb(-quote.decimals).normalize()),
+            "amount": str(units), "amountDisplay": units_display(units, quote.decimals),
             "usdRate": quote.usd_rate, "depositAddress": order.deposit_address, "uri": uri,
             "expiresAt": quote.expires_at}
 

@@ -36,6 +36,7 @@ class ChainSettings:
     operator_key: str = field(default="", repr=False)
     monitor_window_seconds: int = 24 * 3600
     watch_chunk: int = 200  # most blocks a watcher tick reads at once
+    explorer_url: str = ""  # block explorer base, e.g. https://basescan.org; transactions link to <base>/tx/<hash>
 
     @property
     def enabled(self) -> bool:
