@@ -6,24 +6,31 @@ from datetime import datetime
 from app.chain.settings import ChainSettings
 from app.domain import checkout as words
 from app.domain.money import cents_to_usd, units_display
-from app.models import Order, Payment
+from app.models import Order, Payment, Quote
 from app.pay import eip681, qr
 from app.services import checkout
+from app.services.payments import value_cents
 
 PAYABLE = ("waiting", "partial", "expired")  # states in which the page shows what to send
 
 
 def token_options(order: Order, due_cents: int) -> list[dict]:
     """Return, per quoted token, what to send now (the whole quote, or what is still due) and its URI."""
-    options = []
-    for quote in order.quotes:
-        partly_paid = 0 < due_cents < order.total_cents
-        units = checkout.due_units(quote, due_cents) if partly_paid else quote.amount_base_units
-        uri = eip681.quote_uri(quote.token_address, order.chain_id, order.deposit_address, units)
-        options.append({"token": quote.symbol, "tokenAddress": quote.token_address, "decimals": quote.decimals,
-                        "amount": str(units), "amountDisplay": units_display(units, quote.decimals),
-                        "uri": uri, "qrVersion": qr.version(uri)})
-    return options
+    return [_option(order, quote, due_cents) for quote in order.quotes]
+
+
+def token_option(order: Order, paid: list[Payment], token: str) -> dict | None:
+    """Return what to send now in one token, or None when the order has no quote in it."""
+    quote = next((q for q in order.quotes if q.symbol == token), None)
+    return None if quote is None else _option(order, quote, max(0, order.total_cents - value_cents(order, paid)))
+
+
+def _option(order: Order, quote: Quote, due_cents: int) -> dict:
+    units = checkout.due_units(quote, due_cents) if 0 < due_cents < order.total_cents else quote.amount_base_units
+    uri = eip681.quote_uri(quote.token_address, order.chain_id, order.deposit_address, units)
+    return {"token": quote.symbol, "tokenAddress": quote.token_address, "decimals": quote.decimals,
+            "amount": str(units), "amountDisplay": units_display(units, quote.decimals),
+            "uri": uri, "qrVersion": qr.version(uri)}
 
 
 def status_body(order: Order, paid: list[Payment], head: int | None, chain: ChainSettings,

@@ -82,14 +82,17 @@ def receipt(receipt_id: str):
 def qr_image(receipt_id: str, token: str, fmt: str):
     if fmt not in qr.FORMATS:
         raise NotFound(f"No QR format {fmt}; use png or svg")
-    snap = checkout.snapshot(receipt_id)
-    status = present.status_body(snap.order, snap.paid, snap.head, _chain())
-    option = next((o for o in status["options"] if o["token"] == token), None)
-    if option is None:
-        raise NotFound(f"Receipt {receipt_id} has no {token} quote")
-    response = Response(qr.render(option["uri"], fmt), mimetype=qr.FORMATS[fmt])
-    response.set_etag(option["qrVersion"])
-    if request.args.get("v") == option["qrVersion"]:  # a URL naming the URI it shows never changes
+    version = request.args.get("v")
+    uri = qr.known_uri(receipt_id, token, version) if version else None
+    if uri is None:  # not yet served by this process: the database says what is due now
+        snap = checkout.snapshot(receipt_id)
+        option = present.token_option(snap.order, snap.paid, token)
+        if option is None:
+            raise NotFound(f"Receipt {receipt_id} has no {token} quote")
+        uri = qr.remember(receipt_id, token, option["uri"])
+    response = Response(qr.render(uri, fmt), mimetype=qr.FORMATS[fmt])
+    response.set_etag(qr.version(uri))
+    if version == qr.version(uri):  # a URL naming the URI it shows never changes
         response.cache_control.public, response.cache_control.max_age = True, QR_MAX_AGE
         response.cache_control.immutable = True
     else:

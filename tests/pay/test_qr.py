@@ -72,3 +72,15 @@ def test_unknown_token_or_format_is_not_found(pay_client, make_order):
     response = pay_client.get(f"/pay/{receipt_id}/qr/DOGE.png")
     assert response.status_code == 404 and response.json["error"] == "not_found"
     assert pay_client.get(f"/pay/{receipt_id}/qr/USDC.gif").status_code == 404
+
+
+def test_a_versioned_url_once_served_is_answered_from_memory_and_never_changes(pay_client, make_order, pay):
+    receipt_id = make_order()
+    version = status(pay_client, receipt_id)["USDC"]["qrVersion"]
+    first = pay_client.get(f"/pay/{receipt_id}/qr/USDC.png?v={version}")
+    pay(receipt_id, "USDC", usdc_units("5.00"))  # what is due changes; that URL still names the old URI
+    again = pay_client.get(f"/pay/{receipt_id}/qr/USDC.png?v={version}")
+    assert again.data == first.data and "immutable" in again.headers["Cache-Control"]
+    current = pay_client.get(f"/pay/{receipt_id}/qr/USDC.png")
+    assert eip681.parse(decode(current.data)).amount == usdc_units("7.65")
+    assert pay_client.get(f"/pay/R-AAAAAAAAAAAA/qr/USDC.png?v={version}").status_code == 404, "keyed by receipt"
