@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from app.chain import quotes
 from app.chain.quotes import ETH_QUOTE_STEP
@@ -52,8 +52,11 @@ def find_order(receipt_id: str, lock: bool = False) -> Order:
     """Return the order with its quotes, by its unguessable receipt id; raises NotFound (malformed ids too)."""
     order = None
     if RECEIPT_ID_PATTERN.match(receipt_id):
-        query = select(Order).options(selectinload(Order.quotes)).where(Order.receipt_id == receipt_id)
-        order = db.session.scalar(query.with_for_update() if lock else query)
+        query = select(Order).where(Order.receipt_id == receipt_id)
+        if lock:  # FOR UPDATE cannot take the outer join a joined load needs: quotes come in a second query
+            order = db.session.scalar(query.options(selectinload(Order.quotes)).with_for_update())
+        else:
+            order = db.session.scalars(query.options(joinedload(Order.quotes))).unique().first()
     if order is None:
         raise NotFound(f"No receipt {receipt_id}")
     return order
