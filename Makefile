@@ -25,6 +25,7 @@ test: $(STAMP) node_modules
 bench: $(STAMP)
 	$(PY) bench/orders.py
 	$(PY) bench/watcher.py
+	$(PY) bench/pay_page.py
 
 contracts: $(STAMP) node_modules
 	$(PY) contracts_abi/build.py

@@ -17,7 +17,8 @@ logger = logging.getLogger(__name__)
 def create_app(config: Config | None = None) -> Flask:
     """Return a configured app; config defaults to Config.from_env(). Raises ValueError on an unsafe config."""
     config = with_secret_key(config or Config.from_env())
-    app = Flask(__name__, template_folder="../templates", instance_path=config.INSTANCE_PATH or None)
+    app = Flask(__name__, template_folder="../templates", static_folder="../static",
+                instance_path=config.INSTANCE_PATH or None)
     app.json = DecimalJSONProvider(app)
     app.config.update(TILLPOINT=config, MAX_CONTENT_LENGTH=config.MAX_CONTENT_LENGTH)
     db.init_app(app, config.database_url())
@@ -33,12 +34,14 @@ def create_app(config: Config | None = None) -> Flask:
     from app.api.meta import bp as meta_bp
     from app.auth import edge
     from app.auth.views import bp as auth_bp
+    from app.pay import views as pay_views
 
     edge.init_app(app)
     security.init_app(app)
     app.register_blueprint(api_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(meta_bp)
+    pay_views.init_app(app)
     limiter.exempt(meta_bp)
     return app
 

@@ -38,6 +38,10 @@ class Config:
     EDGE_SECRET: str = field(default="", repr=False)
     EDGE_ONLY: bool = False
     PAY_FRAME_ANCESTORS: tuple[str, ...] = ()  # origins allowed to frame /pay/ pages; none by default
+    # Live status streams: each holds a server thread, so each process serves at most PAY_STREAMS at once
+    # (the page polls /status beyond that) and closes each after PAY_STREAM_SECONDS (the browser reconnects).
+    PAY_STREAMS: int = 2
+    PAY_STREAM_SECONDS: int = 120
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, instance_path: str = "") -> Config:
@@ -62,6 +66,8 @@ class Config:
             EDGE_SECRET=env.get("EDGE_SECRET", ""),
             EDGE_ONLY=parse_bool(env.get("EDGE_ONLY", "false"), "EDGE_ONLY"),
             PAY_FRAME_ANCESTORS=tuple(env.get("PAY_FRAME_ANCESTORS", "").split()),
+            PAY_STREAMS=int(env.get("PAY_STREAMS", "2")),
+            PAY_STREAM_SECONDS=int(env.get("PAY_STREAM_SECONDS", "120")),
         )
 
     @property
@@ -127,6 +133,7 @@ def chain_from_env(env) -> ChainSettings:
         watch_chunk=int(env.get("WATCH_CHUNK", "200")),
         settle=parse_bool(env.get("SETTLER", "on"), "SETTLER"),
         settle_stuck_seconds=int(env.get("SETTLE_STUCK_SECONDS", "180")),
+        explorer_url=env.get("EXPLORER_URL", "").rstrip("/"),
     )
 
 

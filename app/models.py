@@ -11,6 +11,7 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Integer,
+    LargeBinary,
     MetaData,
     Numeric,
     String,
@@ -129,6 +130,8 @@ class InventoryItem(Base):
     price_cents: Mapped[int] = mapped_column(BigInteger)
     taxable: Mapped[bool] = mapped_column(Boolean, default=False)
     stock_qty: Mapped[int] = mapped_column(Integer, default=-1)
+    # A 96x96 JPEG, metadata stripped; deferred so lists of items never load it.
+    thumbnail_jpeg: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -144,6 +147,7 @@ class ShopConfig(Base):
     default_jurisdiction_code: Mapped[str | None] = mapped_column(String(16))
     processing_fee_add_on_bps: Mapped[int] = mapped_column(Integer, default=0)
     accepted_tokens: Mapped[list[str]] = mapped_column(JSON, default=list)
+    logo_png: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)  # at most 240x96, metadata stripped
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 

@@ -31,6 +31,7 @@ def run_gunicorn(host: str, port: int, workers: int, threads: int = 4) -> None:
 
     if workers > 1 and not Config.from_env().REDIS_URL:
         logger.warning("REDIS_URL is not set: each of the %d workers keeps its own rate limits "
-                       "(a caller gets up to %d times the limit); set REDIS_URL to share them", workers, workers)
+                       "(a caller gets up to %d times the limit), and pay pages hear of changes only by re-reading "
+                       "the database each second; set REDIS_URL to share limits and live events", workers, workers)
     TillpointServer({"bind": f"{host}:{port}", "workers": workers, "worker_class": "gthread",
                      "threads": threads, "accesslog": "-", "graceful_timeout": 10}).run()

@@ -127,7 +127,11 @@ def run_wrk(wrk: str, url: str, secret: str, seconds: int, tmp: Path) -> dict:
                    "wrk.headers['Content-Type'] = 'application/json'\n"
                    f"wrk.headers['Ocp-Apim-Subscription-Key'] = '{secret}'\n")
     cmd = [wrk, "-t2", f"-c{CLIENTS}", f"-d{seconds}s", "--latency", "-s", str(lua), url]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    return parse_wrk(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout)
+
+
+def parse_wrk(out: str) -> dict:
+    """Return rps, p50, p99 (ms), requests, non-2xx count and socket errors from wrk --latency output."""
     pct = {p: to_ms(v, u) for p, v, u in re.findall(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s|m)\s*$", out, re.M)}
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)

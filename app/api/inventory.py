@@ -6,14 +6,17 @@ from flask import jsonify, request
 from app.api import bp
 from app.api.openapi import doc
 from app.api.schemas import (
+    ImageEnvelopeSchema,
     InventoryItemEnvelopeSchema,
     InventoryItemInSchema,
     InventoryPageSchema,
     InventoryQuerySchema,
     json_object,
     load,
+    uploaded_image,
 )
 from app.auth.keys import current_merchant, requires
+from app.domain.images import MAX_UPLOAD_BYTES
 from app.services import inventory
 
 
@@ -53,3 +56,13 @@ def update_inventory_item(item_id: str):
 def delete_inventory_item(item_id: str):
     inventory.delete_item(current_merchant(), item_id)
     return jsonify({"ok": True})
+
+
+@bp.post("/inventory/<item_id>/image")
+@requires("inventory:write")
+@doc("Set an item's image (PNG, JPEG or WebP up to 5 MB, as the body or multipart field `image`); "
+     "stores a 96x96 JPEG thumbnail, which receipts carry as `thumb`", ImageEnvelopeSchema,
+     scope="inventory:write", errors=(404,))
+def set_inventory_image(item_id: str):
+    thumb = inventory.set_thumbnail(current_merchant(), item_id, uploaded_image(MAX_UPLOAD_BYTES))
+    return jsonify(ImageEnvelopeSchema().dump({"ok": True, "image": thumb}))

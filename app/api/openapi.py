@@ -17,13 +17,19 @@ SESSION_SCHEME = {"type": "apiKey", "in": "cookie", "name": "cb_auth_token",
 
 
 def doc(summary: str, response, request=None, query=None, scope: str | None = None,
-        public: bool = False, status: int = 200, errors: tuple[int, ...] = (), session: bool = False):
+        public: bool = False, status: int = 200, errors: tuple[int, ...] = (), session: bool = False,
+        media: str = "application/json"):
     """Attach OpenAPI facts to a view: its body, query and response schemas, its scope (key or session),
-    or session=True for a route only a session uses."""
+    or session=True for a route only a session uses.
+
+    A view answering something other than JSON (a page, an image, an event stream) passes response=None
+    and its media type.
+    """
 
     def decorator(view):
         view.openapi = {"summary": summary, "response": response, "request": request, "query": query,
-                        "scope": scope, "public": public, "status": status, "errors": errors, "session": session}
+                        "scope": scope, "public": public, "status": status, "errors": errors, "session": session,
+                        "media": media}
         return view
 
     return decorator
@@ -59,12 +65,12 @@ def _custom_property(converter, field, **kwargs) -> dict:
 def _operation(meta: dict, path_args) -> dict:
     operation: dict = {
         "summary": meta["summary"],
-        "responses": {str(meta["status"]): {"description": "OK",
-                                            "content": {"application/json": {"schema": meta["response"]}}}},
+        "responses": {str(meta["status"]): {"description": "OK", "content": {
+            meta["media"]: {"schema": meta["response"]} if meta["response"] is not None else {}}}},
     }
-    for status in (400, *meta["errors"]):
-        operation["responses"][str(status)] = {
-            "description": "Error", "content": {"application/json": {"schema": "Error"}}}
+    for status in (400, *meta["errors"]):  # pages answer errors as pages, the rest in the JSON error model
+        content = {"text/html": {}} if meta["media"] == "text/html" else {"application/json": {"schema": "Error"}}
+        operation["responses"][str(status)] = {"description": "Error", "content": content}
     parameters = [{"in": "path", "name": name, "required": True, "schema": {"type": "string"}}
                   for name in sorted(path_args)]
     if meta["query"] is not None:

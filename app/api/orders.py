@@ -10,7 +10,6 @@ from app.api.openapi import doc
 from app.api.receipts import receipt_body
 from app.api.schemas import CreateOrderSchema, ReceiptEnvelopeSchema, json_object, load
 from app.auth.keys import current_merchant, requires
-from app.chain.client import eth_price_reader
 from app.errors import InvalidInput, ItemsRequired
 from app.jsoncodec import canonical
 from app.services import orders
@@ -24,7 +23,9 @@ MAX_IDEMPOTENCY_KEY = 255
      scope="orders:create", errors=(404, 409, 413))
 def create_order():
     order_request = _order_request(json_object())
-    order, replayed = orders.create_order(current_merchant(), order_request, _settings(), actor=g.caller.actor)
+    order, replayed = orders.create_order(current_merchant(), order_request,
+                                         orders.OrderSettings.from_config(current_app.config["TILLPOINT"]),
+                                         actor=g.caller.actor)
     response = jsonify(ReceiptEnvelopeSchema().dump({"ok": True, "receipt": receipt_body(order)}))
     if replayed:
         response.headers["Idempotent-Replayed"] = "true"
@@ -43,8 +44,3 @@ def _order_request(body: dict) -> orders.OrderRequest:
         tax_components=data["tax_components"], idempotency_key=key,
         request_hash=hashlib.sha256(canonical(body).encode()).hexdigest())
 
-
-def _settings() -> orders.OrderSettings:
-    config = current_app.config["TILLPOINT"]
-    return orders.OrderSettings(fee_tiers=config.FEE_TIERS, quote_ttl=config.quote_ttl(), chain=config.CHAIN,
-                                read_eth_price=eth_price_reader(config.CHAIN))

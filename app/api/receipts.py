@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from decimal import Decimal
 
 from flask import current_app, jsonify, request
 
@@ -10,10 +9,10 @@ from app.api import bp
 from app.api.openapi import doc
 from app.api.schemas import ReceiptEnvelopeSchema, ReceiptListQuerySchema, ReceiptListSchema, load
 from app.auth.keys import current_merchant, requires
-from app.domain.money import cents_to_usd
+from app.domain.money import cents_to_usd, units_display
 from app.models import Order, Quote
 from app.pay import eip681
-from app.services import ledger, orders, refunds
+from app.services import inventory, ledger, orders, refunds
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 SECONDS_BEFORE_MS = 10**11  # below this a timestamp is taken as seconds, as the reference accepts both
@@ -26,7 +25,8 @@ def list_receipts():
     query = load(ReceiptListQuerySchema(), request.args.to_dict())
     found = orders.list_receipts(current_merchant(), query["limit"], window_start(query["start"]),
                                  window_end(query["end"]))
-    return jsonify(ReceiptListSchema().dump({"receipts": [receipt_body(o) for o in found]}))
+    thumbs = inventory.thumbnails({line["itemId"] for order in found for line in order.line_items})
+    return jsonify(ReceiptListSchema().dump({"receipts": [receipt_body(o, thumbs) for o in found]}))
 
 
 @bp.get("/receipts/<receipt_id>")
@@ -53,10 +53,17 @@ def window_end(value: int | None) -> datetime | None:
     return EPOCH + timedelta(milliseconds=_as_millis(value) + step)
 
 
-def receipt_body(order: Order) -> dict:
-    """Return the receipt as the reference shapes it, plus paymentUrl, expiresAt and history."""
+def receipt_body(order: Order, thumbs: dict[str, str] | None = None) -> dict:
+    """Return the receipt as the reference shapes it, plus paymentUrl, expiresAt and history.
+
+    thumbs maps item ids to thumbnail data URIs; looked up for this order when not given.
+    """
+    if thumbs is None:
+        thumbs = inventory.thumbnails({line["itemId"] for line in order.line_items})
     lines = [{"label": line["label"], "priceUsd": cents_to_usd(line["totalCents"]), "qty": line["qty"],
-              "itemId": line["itemId"], "sku": line["sku"]} for line in order.line_items]
+              "itemId": line["itemId"], "sku": line["sku"],
+              **({"thumb": thumbs[line["itemId"]]} if line["itemId"] in thumbs else {})}
+             for line in order.line_items]
     for label, cents in (("Tax", order.tax_cents), ("Processing Fee", order.fee_cents)):
         if cents:
             lines.append({"label": label, "priceUsd": cents_to_usd(cents)})
@@ -95,10 +102,9 @@ def ledger_entry(order: Order | None, entry: ledger.TokenLedger, cents: dict[str
 def quote_body(order: Order, quote: Quote) -> dict:
     """Return one token quote: base units as a string (exact beyond 2^53), the display amount, the EIP-681 URI."""
     units = quote.amount_base_units
-    uri = (eip681.erc20_uri(quote.token_address, order.chain_id, order.deposit_address, units) if quote.token_address
-           else eip681.native_uri(order.deposit_address, order.chain_id, units))
+    uri = eip681.quote_uri(quote.token_address, order.chain_id, order.deposit_address, units)
     return {"token": quote.symbol, "tokenAddress": quote.token_address, "decimals": quote.decimals,
-            "amount": str(units), "amountDisplay": str(Decimal(units).scaleb(-quote.decimals).normalize()),
+            "amount": str(units), "amountDisplay": units_display(units, quote.decimals),
             "usdRate": quote.usd_rate, "depositAddress": order.deposit_address, "uri": uri,
             "expiresAt": quote.expires_at}
 

@@ -147,6 +147,11 @@ class InventoryItemEnvelopeSchema(Schema):
     item = fields.Nested(InventoryItemSchema)
 
 
+class ImageEnvelopeSchema(Schema):
+    ok = fields.Boolean()
+    image = fields.String(metadata={"description": "the stored image as a data: URI"})
+
+
 # ---- shop config
 
 class TaxComponentSchema(Schema):
@@ -323,6 +328,24 @@ def json_object() -> dict:
     if not isinstance(body, dict):
         raise InvalidInput("The request body must be a JSON object")
     return body
+
+
+def uploaded_image(max_bytes: int) -> bytes:
+    """Return the uploaded file (multipart field `image`, or the raw body); raises InvalidInput if absent
+    or larger than max_bytes (never read past that)."""
+    from flask import request
+    from werkzeug.exceptions import RequestEntityTooLarge
+
+    request.max_content_length = max_bytes + 64 * 1024  # room for multipart framing
+    try:
+        upload = request.files.get("image") if request.mimetype == "multipart/form-data" else None
+        data = upload.read(max_bytes + 1) if upload is not None else request.get_data(cache=False)
+    except RequestEntityTooLarge as exc:
+        raise InvalidInput(f"The image is larger than {max_bytes // (1024 * 1024)} MB") from exc
+    if not data:
+        raise InvalidInput("Send the image as the request body or as the multipart field `image`",
+                           fields={"image": ["required"]})
+    return data
 
 
 # ---- split

@@ -5,8 +5,16 @@ from flask import jsonify
 
 from app.api import bp
 from app.api.openapi import doc
-from app.api.schemas import ShopConfigEnvelopeSchema, ShopConfigSchema, json_object, load
+from app.api.schemas import (
+    ImageEnvelopeSchema,
+    ShopConfigEnvelopeSchema,
+    ShopConfigSchema,
+    json_object,
+    load,
+    uploaded_image,
+)
 from app.auth.keys import current_merchant, requires
+from app.domain.images import MAX_UPLOAD_BYTES, data_uri
 from app.services import shops
 
 
@@ -29,3 +37,12 @@ def update_shop_config():
     changes = load(schema, json_object(), partial=tuple(schema.fields))
     config = shops.update_config(current_merchant(), changes)
     return jsonify(ShopConfigEnvelopeSchema().dump({"config": config}))
+
+
+@bp.post("/shop/logo")
+@requires("shop:write")
+@doc("Set the shop's logo for the pay page (PNG, JPEG or WebP up to 5 MB, as the body or multipart "
+     "field `image`); stored scaled to fit 240x96", ImageEnvelopeSchema, scope="shop:write")
+def set_shop_logo():
+    logo = shops.set_logo(current_merchant(), uploaded_image(MAX_UPLOAD_BYTES))
+    return jsonify(ImageEnvelopeSchema().dump({"ok": True, "image": data_uri("image/png", logo)}))

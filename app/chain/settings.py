@@ -38,6 +38,7 @@ class ChainSettings:
     watch_chunk: int = 200  # most blocks a watcher tick reads at once
     settle: bool = True  # the watcher also sweeps paid orders into their splits (needs operator_key)
     settle_stuck_seconds: int = 180  # a settle transaction unmined this long is replaced with higher fees
+    explorer_url: str = ""  # block explorer base, e.g. https://basescan.org; transactions link to <base>/tx/<hash>
 
     @property
     def enabled(self) -> bool:

@@ -33,6 +33,7 @@ from app.chain.settings import ETH, ChainSettings
 from app.domain.statuses import OrderStatus
 from app.extensions import db
 from app.models import ChainBlock, ChainCursor, Order, Payment, Sweep, utcnow
+from app.pay import events as pay_events
 from app.services import payments
 from app.services.payments import Transfer
 
@@ -282,6 +283,7 @@ class Watcher:
         payments.expire_overdue(now)
         reorg.prune(self.chain.chain_id, end)
         db.session.commit()
+        pay_events.publish(order.receipt_id for order in orders.values())  # open pay pages re-read their status
 
     def _move_cursor(self, end: int) -> None:
         cursor = db.session.get(ChainCursor, self.chain.chain_id, with_for_update=True)

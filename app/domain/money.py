@@ -29,3 +29,8 @@ def usd_to_cents(amount: Decimal | int | str) -> int:
 def cents_to_usd(cents: int) -> Decimal:
     """Return cents as a Decimal USD amount with exactly two places."""
     return (Decimal(cents) / 100).quantize(CENT)
+
+
+def units_display(units: int, decimals: int) -> str:
+    """Return base units as a plain decimal token amount: 12650000, 6 → "12.65"; 10000000, 6 → "10" (never 1E+1)."""
+    return format(Decimal(units).scaleb(-decimals).normalize(), "f")

@@ -31,8 +31,9 @@ TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
     S.PAID: frozenset({S.COMPLETED, S.REFUNDED, S.PENDING}),
     S.COMPLETED: frozenset({S.REFUNDED, S.PAID}),
     S.REFUNDED: frozenset(),
-    # A late payment within the monitor window still counts (flagged paid_late).
-    S.EXPIRED: frozenset({S.PENDING}),
+    # A late payment within the monitor window still counts (flagged paid_late); an unpaid order can be
+    # requoted by the shopper, which makes it payable again.
+    S.EXPIRED: frozenset({S.PENDING, S.GENERATED}),
 }
 
 

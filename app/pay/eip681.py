@@ -33,6 +33,11 @@ def erc20_uri(token: str, chain_id: int, to: str, amount: int) -> str:
             f"?address={to_checksum_address(to)}&uint256={_whole(amount)}")
 
 
+def quote_uri(token: str | None, chain_id: int, to: str, amount: int) -> str:
+    """Return the request for amount base units of token (None: native ETH) to `to`."""
+    return erc20_uri(token, chain_id, to, amount) if token else native_uri(to, chain_id, amount)
+
+
 def parse(uri: str, default_chain_id: int = 1) -> PaymentRequest:
     """Return the payment a URI asks for; raises ValueError unless it is a native or transfer request."""
     match = URI.match(uri)

@@ -6,8 +6,9 @@ import logging
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 
+from app.domain import images
 from app.domain.ids import new_item_id
-from app.errors import Conflict, NotFound
+from app.errors import Conflict, InvalidInput, NotFound
 from app.extensions import db
 from app.models import InventoryItem, Merchant
 
@@ -71,3 +72,27 @@ def _commit_unique_sku(sku: str) -> None:
     except IntegrityError as exc:
         db.session.rollback()
         raise Conflict(f"SKU {sku} already exists", fields={"sku": ["already exists"]}) from exc
+
+
+def set_thumbnail(merchant: Merchant, item_id: str, data: bytes) -> str:
+    """Store a 96x96 JPEG thumbnail of the uploaded image; return it as a data URI.
+
+    Raises NotFound, or InvalidInput when the upload is not a PNG/JPEG/WebP within the limits.
+    """
+    item = get_item(merchant, item_id)
+    try:
+        item.thumbnail_jpeg = images.thumbnail_jpeg(data)
+    except images.BadImage as exc:
+        raise InvalidInput(str(exc), fields={"image": [str(exc)]}) from exc
+    db.session.commit()
+    logger.info("item thumbnail stored item=%s bytes=%d", item.id, len(item.thumbnail_jpeg))
+    return images.data_uri("image/jpeg", item.thumbnail_jpeg)
+
+
+def thumbnails(item_ids: set[str]) -> dict[str, str]:
+    """Return the data URI of each item's thumbnail, for the items that have one (one query)."""
+    if not item_ids:
+        return {}
+    rows = db.session.execute(select(InventoryItem.id, InventoryItem.thumbnail_jpeg).where(
+        InventoryItem.id.in_(item_ids), InventoryItem.thumbnail_jpeg.is_not(None))).all()
+    return {item_id: images.data_uri("image/jpeg", jpeg) for item_id, jpeg in rows}

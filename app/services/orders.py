@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from app.chain import deposits, quotes
+from app.chain.client import eth_price_reader
 from app.chain.quotes import EthPrice
 from app.chain.settings import ChainSettings
 from app.domain import pricing
@@ -46,6 +47,12 @@ class OrderSettings:
     quote_ttl: timedelta
     chain: ChainSettings = field(default_factory=ChainSettings)
     read_eth_price: Callable[[], EthPrice | None] = lambda: None
+
+    @classmethod
+    def from_config(cls, config) -> OrderSettings:
+        """Return the settings an app's Config gives (ETH read from its feed when configured)."""
+        return cls(fee_tiers=config.FEE_TIERS, quote_ttl=config.quote_ttl(), chain=config.CHAIN,
+                   read_eth_price=eth_price_reader(config.CHAIN))
 
 
 def create_order(merchant: Merchant, req: OrderRequest, settings: OrderSettings, actor: str) -> tuple[Order, bool]:

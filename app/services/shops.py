@@ -6,6 +6,7 @@ import logging
 from eth_utils import to_checksum_address
 from sqlalchemy import select
 
+from app.domain import images
 from app.domain.ids import normalize_wallet
 from app.errors import Conflict, InvalidInput
 from app.extensions import db
@@ -66,3 +67,19 @@ def _storable(jurisdiction: dict) -> dict:
     """Return the jurisdiction with its rates as decimal strings, exact inside a JSON column."""
     components = [{**c, "rate": str(c["rate"])} for c in jurisdiction.get("components", [])]
     return {**jurisdiction, "rate": str(jurisdiction["rate"]), "components": components}
+
+
+def set_logo(merchant: Merchant, data: bytes) -> bytes:
+    """Store the shop's logo (scaled to fit 240x96, PNG, no metadata) and return it; raises InvalidInput."""
+    config = get_config(merchant)
+    try:
+        config.logo_png = images.logo_png(data)
+    except images.BadImage as exc:
+        raise InvalidInput(str(exc), fields={"image": [str(exc)]}) from exc
+    db.session.commit()
+    return config.logo_png
+
+
+def logo(merchant_id: int) -> bytes | None:
+    """Return the shop's logo PNG, or None when none was uploaded."""
+    return db.session.scalar(select(ShopConfig.logo_png).where(ShopConfig.merchant_id == merchant_id))

@@ -7,10 +7,12 @@ says so by name rather than guessing.
 """
 from __future__ import annotations
 
+import io
 import json
 from dataclasses import dataclass
 
 import pytest
+from PIL import Image
 from sqlalchemy import select
 
 from app.models import ApiKey, InventoryItem, Merchant, Order, Refund, ShopConfig
@@ -37,6 +39,8 @@ BODIES = {
     "api.create_key": {"scopes": ["receipts:read"], "label": "hijack"},
     "api.request_refund": {"token": "USDC", "amount": "1.00"},
     "api.link_refund_tx": {"txHash": "0x" + "ab" * 32},
+    "api.set_inventory_image": "png",
+    "api.set_shop_logo": "png",
 }
 BODYLESS_METHODS = {"GET", "DELETE"}
 
@@ -131,7 +135,17 @@ def snapshot(in_app, merchant_id: int) -> str:
 def call(client, route: Route, victim: Victim, headers: dict):
     spoof = {"x-wallet": victim.merchant.wallet, "wallet": victim.merchant.wallet,
              "x-resolved-wallet": victim.merchant.wallet, "x-subscription-id": "victim"}
-    return client.open(route.url(victim), method=route.method, json=route.body(), headers={**spoof, **headers})
+    body = route.body()
+    if body == "png":  # an upload route: a real image as the raw body
+        return client.open(route.url(victim), method=route.method, data=tiny_png(), content_type="image/png",
+                           headers={**spoof, **headers})
+    return client.open(route.url(victim), method=route.method, json=body, headers={**spoof, **headers})
+
+
+def tiny_png() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (4, 4), "red").save(out, format="PNG")
+    return out.getvalue()
 
 
 def test_the_matrix_covers_the_routes_it_must(app):

@@ -2,63 +2,11 @@
 from __future__ import annotations
 
 import json
-import os
-import re
-import signal
 import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 from decimal import Decimal
-from pathlib import Path
 
-import pytest
-
-TILLPOINT = Path(sys.executable).with_name("tillpoint")
-
-
-@pytest.fixture
-def demo_env(tmp_path) -> dict:
-    env = {**os.environ, "TILLPOINT_INSTANCE": str(tmp_path)}
-    env.pop("DATABASE_URL", None)  # the demo's own SQLite file, as on a fresh machine
-    env.pop("REDIS_URL", None)
-    return env
-
-
-@pytest.fixture
-def demo(demo_env):
-    proc = subprocess.Popen([str(TILLPOINT), "dev", "--port", "0"], stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True, env=demo_env, start_new_session=True)
-    found = {}
-    for line in proc.stdout:
-        if match := re.match(r"(Server|API key): (\S+)", line):
-            found[match[1]] = match[2]
-        if len(found) == 2:
-            break
-    yield found
-    proc.terminate()  # only the dev process: it must stop everything it started
-    proc.wait(timeout=30)
-    try:
-        for _ in range(100):
-            os.killpg(proc.pid, 0)  # raises once no process of the group is left
-            time.sleep(0.1)
-        os.killpg(proc.pid, signal.SIGKILL)
-        pytest.fail("tillpoint dev left processes running after SIGTERM")
-    except ProcessLookupError:
-        pass
-
-
-def call(url: str, key: str, body: dict | None = None) -> dict:
-    request = urllib.request.Request(url, data=json.dumps(body).encode() if body else None,
-                                     headers={"Content-Type": "application/json", "Ocp-Apim-Subscription-Key": key})
-    for _ in range(100):  # the workers may still be booting
-        try:
-            with urllib.request.urlopen(request, timeout=60) as response:
-                return json.loads(response.read(), parse_float=Decimal)
-        except urllib.error.URLError:
-            time.sleep(0.1)
-    raise AssertionError("server never answered")
+from tests.e2e.conftest import TILLPOINT, call
 
 
 def test_demo_takes_the_reference_order_and_it_is_paid_then_settled(demo, demo_env):

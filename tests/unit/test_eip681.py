@@ -4,7 +4,10 @@ from __future__ import annotations
 import pytest
 from eth_utils import to_checksum_address as checksum
 
-from app.pay.eip681 import PaymentRequest, erc20_uri, native_uri, parse
+from hypothesis import given
+from hypothesis import strategies as st
+
+from app.pay.eip681 import PaymentRequest, erc20_uri, native_uri, parse, quote_uri
 
 SPLIT = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
 USDC = "0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48"
@@ -49,3 +52,18 @@ def test_bad_uris_are_refused(uri):
 def test_builders_take_only_whole_base_units(amount):
     with pytest.raises(ValueError):
         native_uri(SPLIT, 1, amount)
+
+
+@given(to=st.binary(min_size=20, max_size=20), token=st.none() | st.binary(min_size=20, max_size=20),
+       chain_id=st.integers(1, 2**32), amount=st.integers(0, 2**256 - 1))
+def test_any_request_round_trips_exactly(to, token, chain_id, amount):
+    token_address = checksum("0x" + token.hex()) if token else None
+    uri = quote_uri(token_address, chain_id, "0x" + to.hex(), amount)
+    assert parse(uri) == PaymentRequest(chain_id, checksum("0x" + to.hex()), amount, token=token_address)
+
+
+@pytest.mark.parametrize("uri", ["ethereum:pay-tillpoint.eth@1?value=1", "ethereum:tillpoint.eth/transfer?address=0x1&uint256=1"],
+                         ids=["ens-native", "ens-transfer"])
+def test_ens_names_are_refused_a_deposit_address_is_always_hex(uri):
+    with pytest.raises(ValueError):
+        parse(uri)

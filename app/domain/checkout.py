@@ -1,0 +1,69 @@
+"""What the shopper is told: the status of an order in plain words, and what is still due in each token."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_CEILING, Decimal
+
+from app.domain.money import cents_to_usd
+
+
+@dataclass(frozen=True)
+class Progress:
+    """An order's payment progress, as the pay page explains it."""
+
+    status: str
+    exception_status: str | None
+    expired: bool  # the quote has lapsed (whatever the watcher has recorded yet)
+    total_cents: int
+    paid_cents: int
+    confirmations_missing: int  # most confirmations any seen payment still needs
+    network: str
+
+    @property
+    def due_cents(self) -> int:
+        return max(0, self.total_cents - self.paid_cents)
+
+
+def units_for_cents(cents: int, decimals: int, usd_rate: Decimal, step: int = 1) -> int:
+    """Return the base units worth at least cents at usd_rate, rounded up to a multiple of step."""
+    units = (Decimal(cents) * Decimal(10) ** decimals / (100 * usd_rate)).to_integral_value(ROUND_CEILING)
+    return -(-int(units) // step) * step
+
+
+def state(p: Progress) -> str:
+    """Return the page state: waiting, seen, partial, settling, overpaid, late, completed, refunded or expired."""
+    if p.status in ("completed", "refunded"):
+        return p.status
+    if p.status == "paid":
+        return {"paid_over": "overpaid", "paid_late": "late"}.get(p.exception_status or "", "settling")
+    if p.status == "pending":
+        return "partial" if p.exception_status == "paid_partial" else "seen"
+    return "expired" if p.status == "expired" or p.expired else "waiting"
+
+
+def explain(p: Progress) -> tuple[str, str]:
+    """Return (title, message) telling the shopper where the order stands and what to do."""
+    paid, due = cents_to_usd(p.paid_cents), cents_to_usd(p.due_cents)
+    more = p.confirmations_missing
+    wait = f"Waiting for {more} more confirmation{'s' if more != 1 else ''} on {p.network}."
+    texts = {
+        "waiting": ("Waiting for payment",
+                    "Send exactly the amount shown to the deposit address before the quote expires."),
+        "seen": ("Payment seen", f"{wait} There is nothing more to send."),
+        "partial": ("Partially paid", f"Received ${paid}; ${due} is still due. Send the remaining amount "
+                                      f"shown to the same address."),
+        "settling": ("Paid — settling", "Your payment is confirmed and is being settled to the merchant. "
+                                        "You can close this page."),
+        "overpaid": ("Overpaid", f"Received ${paid}, ${cents_to_usd(p.paid_cents - p.total_cents)} more than "
+                                 f"the total. The order is paid; ask the merchant to refund the difference."),
+        "late": ("Paid late", "Your payment arrived after the quote expired. It was received and counts "
+                              "for this order; the merchant has been told."),
+        "completed": ("Completed", "Paid and settled to the merchant. Thank you!"),
+        "refunded": ("Refunded", "The merchant refunded this order."),
+        "expired": ("Expired", "The quote expired before a payment arrived. Get a new quote to pay; "
+                               "do not send funds for an expired quote."),
+    }
+    title, message = texts[state(p)]
+    if state(p) == "partial" and more:
+        message = f"{message} {wait}"
+    return title, message

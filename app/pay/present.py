@@ -1,0 +1,65 @@
+"""What the pay page and its live status show, built from an order (no queries beyond the order's own)."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from app.chain.settings import ChainSettings
+from app.domain import checkout as words
+from app.domain.money import cents_to_usd, units_display
+from app.models import Order, Payment, Quote
+from app.pay import eip681, qr
+from app.services import checkout
+from app.services.payments import value_cents
+
+PAYABLE = ("waiting", "partial", "expired")  # states in which the page shows what to send
+
+
+def token_options(order: Order, due_cents: int) -> list[dict]:
+    """Return, per quoted token, what to send now (the whole quote, or what is still due) and its URI."""
+    return [_option(order, quote, due_cents) for quote in order.quotes]
+
+
+def token_option(order: Order, paid: list[Payment], token: str) -> dict | None:
+    """Return what to send now in one token, or None when the order has no quote in it."""
+    quote = next((q for q in order.quotes if q.symbol == token), None)
+    return None if quote is None else _option(order, quote, max(0, order.total_cents - value_cents(order, paid)))
+
+
+def _option(order: Order, quote: Quote, due_cents: int) -> dict:
+    units = checkout.due_units(quote, due_cents) if 0 < due_cents < order.total_cents else quote.amount_base_units
+    uri = eip681.quote_uri(quote.token_address, order.chain_id, order.deposit_address, units)
+    return {"token": quote.symbol, "tokenAddress": quote.token_address, "decimals": quote.decimals,
+            "amount": str(units), "amountDisplay": units_display(units, quote.decimals),
+            "uri": uri, "qrVersion": qr.version(uri)}
+
+
+def status_body(order: Order, paid: list[Payment], head: int | None, chain: ChainSettings,
+                now: datetime | None = None) -> dict:
+    """Return the live status: status words, paid and due amounts, confirmations, payments with tx hashes."""
+    progress = checkout.progress(order, paid, head, chain, now)
+    title, message = words.explain(progress)
+    return {
+        "receiptId": order.receipt_id, "status": order.status, "exceptionStatus": order.exception_status,
+        "state": words.state(progress), "title": title, "message": message,
+        "totalUsd": cents_to_usd(order.total_cents), "paidUsd": cents_to_usd(progress.paid_cents),
+        "dueUsd": cents_to_usd(progress.due_cents), "expiresAt": order.expires_at,
+        "confirmationsRequired": chain.confirmations, "confirmationsMissing": progress.confirmations_missing,
+        "payments": [payment_body(order, p, head) for p in paid],
+        "options": token_options(order, progress.due_cents),
+    }
+
+
+def payment_body(order: Order, payment: Payment, head: int | None) -> dict:
+    """Return one received payment as the shopper sees it."""
+    decimals = next((q.decimals for q in order.quotes if q.symbol == payment.symbol), 18)
+    return {"txHash": payment.tx_hash, "token": payment.symbol, "amount": str(payment.amount_base_units),
+            "amountDisplay": units_display(payment.amount_base_units, decimals),
+            "usd": cents_to_usd(payment.usd_cents), "block": payment.block_number, "late": payment.late,
+            "confirmations": checkout.confirmations(payment, head)}
+
+
+def explorer_tx(chain: ChainSettings, tx_hash: str) -> str | None:
+    """Return the block explorer's page of a transaction, or None (no explorer, or a balance credit)."""
+    if not chain.explorer_url or not tx_hash.startswith("0x"):
+        return None
+    return f"{chain.explorer_url}/tx/{tx_hash}"

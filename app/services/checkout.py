@@ -1,0 +1,139 @@
+"""The shopper's side of an order: read it by receipt id (no key), explain its progress, requote it."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload, selectinload
+
+from app.chain import quotes
+from app.chain.quotes import ETH_QUOTE_STEP
+from app.chain.settings import ETH, ChainSettings
+from app.domain.checkout import Progress, units_for_cents
+from app.domain.ids import RECEIPT_ID_PATTERN
+from app.domain.statuses import OrderStatus, check_transition
+from app.errors import ChainUnavailable, Conflict, NotFound
+from app.extensions import db
+from app.models import ChainCursor, Order, OrderStatusChange, Payment, Quote, ShopConfig, utcnow
+from app.services import inventory, shops
+from app.services.orders import OrderSettings
+from app.services.payments import value_cents
+
+logger = logging.getLogger(__name__)
+
+UNPAID = (OrderStatus.GENERATED.value, OrderStatus.EXPIRED.value)  # statuses that never have a payment
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """An order as the shopper sees it now: its payments, the watcher's head, and (for pages) its pictures."""
+
+    order: Order
+    paid: list[Payment]
+    head: int | None
+    thumbs: dict[str, str] = field(default_factory=dict)
+    logo: bytes | None = None
+
+
+def snapshot(receipt_id: str, with_media: bool = False) -> Snapshot:
+    """Return the order's current snapshot (thumbnails and logo too when with_media); raises NotFound."""
+    order = find_order(receipt_id)
+    paid = payments_of(order)
+    head = chain_head(order.chain_id) if paid else None
+    if not with_media:
+        return Snapshot(order, paid, head)
+    thumbs = inventory.thumbnails({line["itemId"] for line in order.line_items})
+    return Snapshot(order, paid, head, thumbs, shops.logo(order.merchant_id))
+
+
+def find_order(receipt_id: str, lock: bool = False) -> Order:
+    """Return the order with its quotes, by its unguessable receipt id; raises NotFound (malformed ids too)."""
+    order = None
+    if RECEIPT_ID_PATTERN.match(receipt_id):
+        query = select(Order).where(Order.receipt_id == receipt_id)
+        if lock:  # FOR UPDATE cannot take the outer join a joined load needs: quotes come in a second query
+            order = db.session.scalar(query.options(selectinload(Order.quotes)).with_for_update())
+        else:
+            order = db.session.scalars(query.options(joinedload(Order.quotes))).unique().first()
+    if order is None:
+        raise NotFound(f"No receipt {receipt_id}")
+    return order
+
+
+def payments_of(order: Order) -> list[Payment]:
+    """Return the order's recorded payments, oldest first (no query for an order that cannot have any)."""
+    return [] if order.status in UNPAID else list(order.payments)
+
+
+def chain_head(chain_id: int | None) -> int | None:
+    """Return the last block the watcher processed on the chain, or None before its first tick."""
+    return None if chain_id is None else db.session.scalar(
+        select(ChainCursor.block_number).where(ChainCursor.chain_id == chain_id))
+
+
+def confirmations(payment: Payment, head: int | None) -> int:
+    """Return how many blocks (the payment's own included) the watcher has seen on top of the payment."""
+    return 0 if head is None else max(0, head - payment.block_number + 1)
+
+
+def progress(order: Order, paid: list[Payment], head: int | None, chain: ChainSettings,
+             now: datetime | None = None) -> Progress:
+    """Return the order's payment progress for the shopper."""
+    missing = max((chain.confirmations - confirmations(p, head) for p in paid), default=0)
+    return Progress(status=order.status, exception_status=order.exception_status,
+                    expired=order.expires_at <= (now or utcnow()), total_cents=order.total_cents,
+                    paid_cents=value_cents(order, paid), confirmations_missing=max(0, missing),
+                    network=chain.network_name)
+
+
+def due_units(quote: Quote, due_cents: int) -> int:
+    """Return what is still due in the quote's token: the quote itself while nothing is paid."""
+    step = ETH_QUOTE_STEP if quote.symbol == ETH else 1
+    return units_for_cents(due_cents, quote.decimals, quote.usd_rate, step)
+
+
+def requote(receipt_id: str, settings: OrderSettings, now: datetime | None = None) -> Order:
+    """Give an expired, unpaid order fresh quotes and a new expiry (same deposit address); return it.
+
+    Raises NotFound; Conflict if anything was received or the quote is still valid; ChainUnavailable
+    when no token can be quoted now.
+    """
+    now = now or utcnow()
+    order = find_order(receipt_id, lock=True)
+    if order.deposit_address is None:
+        raise Conflict("This order has no on-chain payment terms")
+    if order.status not in UNPAID or order.payments:
+        raise Conflict("A payment was received for this order, so it keeps its quote")
+    if order.expires_at > now:
+        raise Conflict("The quote is still valid")
+    accepted = db.session.get(ShopConfig, order.merchant_id).accepted_tokens
+    fresh = quotes.quotes_for(settings.chain, accepted, order.total_cents, settings.read_eth_price)
+    if not fresh:
+        raise ChainUnavailable("No token can be quoted right now; try again shortly")
+    _replace_quotes(order, fresh, now, now + settings.quote_ttl)
+    if order.status == OrderStatus.EXPIRED.value:
+        check_transition(OrderStatus.EXPIRED, OrderStatus.GENERATED)
+        order.status = OrderStatus.GENERATED.value
+    order.history.append(OrderStatusChange(status=order.status, at=now, actor="shopper",
+                                           cause={"reason": "requoted"}))
+    db.session.commit()
+    logger.info("order requoted receipt=%s expires=%s tokens=%s", order.receipt_id, order.expires_at,
+                [q.symbol for q in order.quotes])
+    return order
+
+
+def _replace_quotes(order: Order, fresh: list[quotes.Quote], now: datetime, expires_at: datetime) -> None:
+    """Update the order's quotes in place (one row per token stays unique), dropping tokens no longer offered."""
+    current = {q.symbol: q for q in order.quotes}
+    for quote in fresh:
+        row = current.pop(quote.symbol, None)
+        if row is None:
+            row = Quote(symbol=quote.symbol)
+            order.quotes.append(row)
+        row.token_address, row.decimals, row.usd_rate = quote.token_address, quote.decimals, quote.usd_rate
+        row.amount_base_units, row.created_at, row.expires_at = quote.amount_base_units, now, expires_at
+    for stale in current.values():
+        order.quotes.remove(stale)
+    order.expires_at = expires_at

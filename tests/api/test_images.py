@@ -1,0 +1,121 @@
+"""Item images and the shop logo: Pillow decodes, checks and re-encodes; receipts carry the thumbnail."""
+from __future__ import annotations
+
+import base64
+import io
+import zlib
+import struct
+
+import pytest
+from PIL import Image
+
+from app.domain.images import MAX_UPLOAD_BYTES
+
+
+def image_bytes(fmt: str, size=(300, 200), exif: bool = False) -> bytes:
+    image = Image.new("RGB", size, (200, 80, 20))
+    out = io.BytesIO()
+    if exif:
+        tags = Image.Exif()
+        tags[0x013B] = "Secret Photographer"  # Artist
+        tags[0x010F] = "PhoneMaker"  # Make
+        image.save(out, fmt, exif=tags)
+    else:
+        image.save(out, fmt)
+    return out.getvalue()
+
+
+def png_claiming(width: int, height: int) -> bytes:
+    """A tiny, valid-looking PNG whose header claims width x height pixels (a decompression bomb)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)  # 1-bit greyscale
+    body = zlib.compress(b"\x00" * 1024)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", body) + chunk(b"IEND", b"")
+
+
+def decode_data_uri(uri: str, mime: str) -> Image.Image:
+    prefix = f"data:{mime};base64,"
+    assert uri.startswith(prefix)
+    return Image.open(io.BytesIO(base64.b64decode(uri[len(prefix):])))
+
+
+def upload(client, shop, item_id, data: bytes, multipart: bool = False, content_type="image/png"):
+    url = f"/api/inventory/{item_id}/image"
+    if multipart:
+        return client.post(url, data={"image": (io.BytesIO(data), "photo.bin")}, headers=shop.headers,
+                           content_type="multipart/form-data")
+    return client.post(url, data=data, headers={**shop.headers, "Content-Type": content_type})
+
+
+@pytest.mark.parametrize("fmt, multipart", [("PNG", False), ("JPEG", True), ("WEBP", False)],
+                         ids=["png-body", "jpeg-multipart", "webp-body"])
+def test_image_becomes_a_96px_jpeg_thumbnail(client, shop, fmt, multipart):
+    item = shop.items["COFFEE-001"]
+    response = upload(client, shop, item.id, image_bytes(fmt), multipart=multipart)
+    assert response.status_code == 200, response.json
+    thumb = decode_data_uri(response.json["image"], "image/jpeg")
+    assert (thumb.format, thumb.size) == ("JPEG", (96, 96))
+
+
+def test_metadata_is_stripped(client, shop):
+    original = image_bytes("JPEG", exif=True)
+    assert dict(Image.open(io.BytesIO(original)).getexif())  # the upload does carry EXIF
+    response = upload(client, shop, shop.items["COFFEE-001"].id, original, content_type="image/jpeg")
+    thumb = decode_data_uri(response.json["image"], "image/jpeg")
+    assert dict(thumb.getexif()) == {}
+    assert b"Secret Photographer" not in base64.b64decode(response.json["image"].split(",", 1)[1])
+
+
+def test_receipts_carry_the_thumbnail_as_thumb(client, shop):
+    response = upload(client, shop, shop.items["COFFEE-001"].id, image_bytes("PNG"))
+    order = client.post("/api/orders", json={"items": [{"sku": "COFFEE-001", "qty": 1}, {"sku": "PASTRY-001", "qty": 1}]},
+                        headers=shop.headers).json["receipt"]
+    by_sku = {line.get("sku"): line for line in order["lineItems"]}
+    assert by_sku["COFFEE-001"]["thumb"] == response.json["image"]
+    assert "thumb" not in by_sku["PASTRY-001"]
+    listed = client.get("/api/receipts", headers=shop.headers).json["receipts"][0]
+    assert listed["lineItems"][0]["thumb"] == response.json["image"]
+
+
+@pytest.mark.parametrize("data, message", [
+    (b"hello, not an image", "not an image"),
+    (image_bytes("GIF"), "not GIF"),
+    (image_bytes("PNG")[:200], "damaged"),
+    (png_claiming(7_100, 7_100), "pixels"),
+    (png_claiming(60_000, 60_000), "pixels"),
+    (b"", "image"),
+], ids=["text", "gif", "truncated", "bomb-50-megapixels", "bomb-3.6-gigapixels", "empty"])
+def test_bad_uploads_are_a_clear_400(client, shop, data, message):
+    response = upload(client, shop, shop.items["COFFEE-001"].id, data)
+    assert response.status_code == 400
+    assert response.json["error"] == "invalid_input"
+    assert message in response.json["message"]
+
+
+@pytest.mark.parametrize("multipart", [False, True], ids=["body", "multipart"])
+def test_uploads_over_5_mb_are_refused(client, shop, multipart):
+    response = upload(client, shop, shop.items["COFFEE-001"].id, b"\x89PNG" + b"\0" * MAX_UPLOAD_BYTES,
+                      multipart=multipart)
+    assert response.status_code == 400
+    assert "larger than 5 MB" in response.json["message"]
+
+
+def test_image_needs_inventory_write_and_own_item(client, shop, factory):
+    reader = factory.key(shop.merchant, ["inventory:read"])
+    response = client.post(f"/api/inventory/{shop.items['COFFEE-001'].id}/image", data=image_bytes("PNG"),
+                           headers={"Ocp-Apim-Subscription-Key": reader, "Content-Type": "image/png"})
+    assert response.status_code == 403
+    other = factory.merchant("Other")
+    other_item = factory.item(other, "X-1", "1.00")
+    assert upload(client, shop, other_item.id, image_bytes("PNG")).status_code == 404
+
+
+def test_shop_logo_fits_240_by_96_and_keeps_transparency(client, shop):
+    logo = Image.new("RGBA", (1000, 200), (0, 0, 0, 0))
+    out = io.BytesIO()
+    logo.save(out, "PNG")
+    response = client.post("/api/shop/logo", data=out.getvalue(), headers={**shop.headers, "Content-Type": "image/png"})
+    assert response.status_code == 200, response.json
+    stored = decode_data_uri(response.json["image"], "image/png")
+    assert (stored.size, stored.mode) == ((240, 48), "RGBA")

@@ -1,0 +1,169 @@
+"""The pay page and the printable receipt, in every state, rendered by the real app from real orders."""
+from __future__ import annotations
+
+import io
+import re
+from datetime import timedelta
+
+import pytest
+from PIL import Image
+
+from app.models import utcnow
+from tests.pay.conftest import usdc_units
+
+ETH_QUOTE = 4_217_000_000_000_000  # $12.65 at $3,000.00, rounded up to a multiple of 10^12 wei
+
+
+def page(client, receipt_id, **query):
+    response = client.get(f"/pay/{receipt_id}", query_string=query)
+    assert response.status_code == 200
+    return response, response.get_data(as_text=True)
+
+
+def option(html: str, token: str) -> str:
+    match = re.search(rf'<div class="option" id="option-{token}"[^>]*>(.*?)</div>\s*(?=<div class="option"|<p class="note")',
+                      html, re.S)
+    assert match, token
+    return match.group(0)
+
+
+def test_page_shows_merchant_lines_totals_and_what_to_send(pay_client, make_order):
+    receipt_id = make_order()
+    response, html = page(pay_client, receipt_id)
+    assert "My Coffee Shop" in html and receipt_id in html
+    for text in ("COFFEE-001", "PASTRY-001", "$7.00", "$4.50", "Subtotal", "$11.50", "Tax (9.5%, US-CA)", "$1.09",
+                 "Processing fee", "$0.06", "$12.65"):
+        assert text in html, text
+    usdc = option(html, "USDC")
+    assert "hidden" not in usdc.split(">")[0], "the first token is chosen"
+    assert '<code class="amount">12.65</code> USDC' in usdc
+    assert "Base <span class=\"muted\">(chain id 8453)" in usdc
+    assert re.search(r'<code class="address">0x[0-9a-fA-F]{40}</code>', usdc)
+    assert f"/pay/{receipt_id}/qr/USDC.png?v=" in usdc
+    assert usdc.count('class="copy"') == 3, "amount, address and token contract"
+    assert 'class="button wallet-pay" hidden' in usdc and 'data-amount="12650000"' in usdc
+    assert 'id="countdown"' in html and "min left)" in html
+    assert "Waiting for payment" in html
+
+
+def test_token_choice_works_without_javascript(pay_client, make_order):
+    receipt_id = make_order()
+    _, html = page(pay_client, receipt_id, token="ETH")
+    assert "hidden" not in option(html, "ETH").split(">")[0]
+    assert "hidden" in option(html, "USDC").split(">")[0]
+    assert f'<code class="amount">0.004217</code> ETH' in option(html, "ETH")
+    assert f'data-amount="{ETH_QUOTE}"' in option(html, "ETH") and 'data-token-address=""' in option(html, "ETH")
+    _, html = page(pay_client, receipt_id, token="DOGE")
+    assert "hidden" not in option(html, "USDC").split(">")[0], "an unknown token falls back to the first"
+
+
+def test_page_sends_strict_csp_and_has_no_inline_script_or_style(pay_client, make_order):
+    response, html = page(pay_client, make_order())
+    csp = response.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "default-src 'none'" in csp and "unsafe-inline" not in csp
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+    assert re.findall(r"<script(?![^>]*\bsrc=)", html) == []
+    assert " style=" not in html and "<style" not in html and " on" + "click=" not in html
+
+
+# state → (how to reach it, title, words in the message)
+STATES = {
+    "waiting": (lambda rid, pay, set_status: None, "Waiting for payment", "before the quote expires"),
+    "seen": (lambda rid, pay, set_status: pay(rid, "USDC", usdc_units("12.65"), block=100, head=100),
+             "Payment seen", "Waiting for 1 more confirmation on Base"),
+    "partial": (lambda rid, pay, set_status: pay(rid, "USDC", usdc_units("5.00")),
+                "Partially paid", "Received $5.00; $7.65 is still due"),
+    "settling": (lambda rid, pay, set_status: pay(rid, "ETH", ETH_QUOTE), "Paid — settling", "being settled"),
+    "overpaid": (lambda rid, pay, set_status: pay(rid, "USDT", usdc_units("20.00")),
+                 "Overpaid", "Received $20.00, $7.35 more than the total"),
+    "late": (lambda rid, pay, set_status: pay(rid, "USDC", usdc_units("12.65"), late=True),
+             "Paid late", "arrived after the quote expired"),
+    "completed": (lambda rid, pay, set_status: (pay(rid, "USDC", usdc_units("12.65")), set_status(rid, "completed")),
+                  "Completed", "settled to the merchant"),
+    "refunded": (lambda rid, pay, set_status: (pay(rid, "USDC", usdc_units("12.65")), set_status(rid, "refunded")),
+                 "Refunded", "refunded this order"),
+    "expired": (lambda rid, pay, set_status: set_status(rid, "expired", utcnow() - timedelta(minutes=1)),
+                "Expired", "Get a new quote"),
+    "expired-not-yet-marked": (lambda rid, pay, set_status: set_status(rid, "generated", utcnow() - timedelta(seconds=1)),
+                               "Expired", "Get a new quote"),
+}
+
+
+@pytest.mark.parametrize("state", list(STATES), ids=list(STATES))
+def test_every_state_is_told_in_plain_words(pay_client, make_order, pay, set_status, state):
+    reach, title, words = STATES[state]
+    receipt_id = make_order()
+    reach(receipt_id, pay, set_status)
+    _, html = page(pay_client, receipt_id)
+    assert f'data-state="{state.removesuffix("-not-yet-marked")}"' in html
+    assert f'<h2 id="status-title">{title}</h2>' in html
+    assert words in html
+    requote_form = re.search(r'<form id="requote"[^>]*>', html).group(0)
+    assert ("hidden" not in requote_form) == state.startswith("expired")
+
+
+def test_partial_payment_asks_for_exactly_what_is_due_in_each_token(pay_client, make_order, pay):
+    receipt_id = make_order()
+    pay(receipt_id, "USDC", usdc_units("5.00"))
+    _, html = page(pay_client, receipt_id)
+    assert '<code class="amount">7.65</code> USDC' in option(html, "USDC")
+    assert 'data-amount="2550000000000000"' in option(html, "ETH"), "$7.65 at $3,000, rounded up to 10^12 wei"
+
+
+def test_thumbnails_and_logo_are_shown(pay_client, make_order, shop, client):
+    image = io.BytesIO()
+    Image.new("RGB", (200, 200), (10, 120, 200)).save(image, "PNG")
+    headers = {**shop.headers, "Content-Type": "image/png"}
+    thumb = client.post(f"/api/inventory/{shop.items['COFFEE-001'].id}/image", data=image.getvalue(), headers=headers).json
+    logo = client.post("/api/shop/logo", data=image.getvalue(), headers=headers).json
+    _, html = page(pay_client, make_order())
+    assert f'<img class="thumb" src="{thumb["image"]}"' in html
+    assert f'<img class="logo" src="{logo["image"]}"' in html
+    assert html.count('class="thumb placeholder"') == 1, "the croissant has no picture"
+
+
+@pytest.mark.parametrize("path", ["/pay/{}", "/receipt/{}", "/pay/{}/status", "/pay/{}/qr/USDC.png"],
+                         ids=["page", "receipt", "status", "qr"])
+@pytest.mark.parametrize("receipt_id", ["R-AAAAAAAAAAAA", "R-123456", "demo", "R-aaaaaaaaaaaa"],
+                         ids=["unknown", "reference-demo-id", "word", "lowercase"])
+def test_unknown_or_malformed_receipt_is_404_never_a_demo(pay_client, make_order, path, receipt_id):
+    make_order()
+    response = pay_client.get(path.format(receipt_id))
+    assert response.status_code == 404
+    assert response.headers["Content-Security-Policy"] and response.headers["X-Content-Type-Options"] == "nosniff"
+    body = response.get_data(as_text=True)
+    if path.startswith("/pay/{}/"):
+        assert response.json["error"] == "not_found"
+    else:
+        assert "Receipt not found" in body and "My Coffee Shop" not in body and "0x" not in body
+
+
+def test_printable_receipt_lists_payments_with_explorer_links(pay_client, make_order, pay):
+    receipt_id = make_order()
+    first = pay(receipt_id, "USDC", usdc_units("5.00"))
+    second = pay(receipt_id, "ETH", 2_550_000_000_000_000)
+    response = pay_client.get(f"/receipt/{receipt_id}")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and response.headers["Content-Security-Policy"]
+    assert 'href="/static/pay/print.css" media="print"' in html
+    for tx, amount in ((first, "5 USDC"), (second, "0.00255 ETH")):
+        assert f'<a href="https://basescan.org/tx/{tx}" rel="noreferrer noopener">{tx}</a>' in html
+        assert amount in html
+    assert "Paid — settling" in html and "$12.65" in html and "Refunds" in html and "None." in html
+
+
+def test_receipt_without_explorer_shows_plain_hashes(app, make_order, pay, chain):
+    from app import create_app
+
+    receipt_id = make_order()
+    tx = pay(receipt_id, "USDC", usdc_units("12.65"))
+    plain = create_app(app.config["TILLPOINT"].with_overrides(CHAIN=chain.__class__(**{**chain.__dict__, "explorer_url": ""})))
+    html = plain.test_client().get(f"/receipt/{receipt_id}").get_data(as_text=True)
+    assert tx in html and "/tx/" not in html
+
+
+def test_static_assets_are_served(pay_client):
+    for name, kind in (("pay.js", "javascript"), ("pay.css", "css"), ("print.css", "css")):
+        response = pay_client.get(f"/static/pay/{name}")
+        assert response.status_code == 200 and kind in response.content_type
