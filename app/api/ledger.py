@@ -6,7 +6,7 @@ from flask import jsonify, request
 from app.api import bp
 from app.api.openapi import doc
 from app.api.receipts import ledger_entry, window_end, window_start
-from app.api.schemas import LedgerQuerySchema, LedgerSummarySchema, load
+from app.api.schemas import LedgerSummarySchema, TimeWindowSchema, load
 from app.auth.keys import current_merchant, requires
 from app.services import ledger
 
@@ -14,9 +14,9 @@ from app.services import ledger
 @bp.get("/ledger/summary")
 @requires("receipts:read")
 @doc("Totals per token over the orders created in [start, end) (ms or s since the epoch)", LedgerSummarySchema,
-     query=LedgerQuerySchema, scope="receipts:read")
+     query=TimeWindowSchema, scope="receipts:read")
 def ledger_summary():
-    query = load(LedgerQuerySchema(), request.args.to_dict())
+    query = load(TimeWindowSchema(), request.args.to_dict())
     units, cents = ledger.merchant_summary(current_merchant(), window_start(query["start"]), window_end(query["end"]))
     tokens = [ledger_entry(None, entry, cents[symbol]) for symbol, entry in sorted(units.items())]
     return jsonify(LedgerSummarySchema().dump({"ok": True, "tokens": tokens}))

@@ -287,10 +287,15 @@ class ReceiptEnvelopeSchema(Schema):
     receipt = fields.Nested(ReceiptSchema)
 
 
-class ReceiptListQuerySchema(Schema):
-    limit = fields.Integer(load_default=100, validate=validate.Range(1, 200))
+class TimeWindowSchema(Schema):
+    """[start, end) in seconds or milliseconds since the epoch."""
+
     start = fields.Integer(load_default=None, validate=validate.Range(0, MAX_TIMESTAMP_MS))
     end = fields.Integer(load_default=None, validate=validate.Range(0, MAX_TIMESTAMP_MS))
+
+
+class ReceiptListQuerySchema(TimeWindowSchema):
+    limit = fields.Integer(load_default=100, validate=validate.Range(1, 200))
 
 
 class ReceiptListSchema(Schema):
@@ -484,9 +489,6 @@ class LedgerEntrySchema(Schema):
                       metadata={"description": "the same amounts in USD at the quote rate"})
 
 
-class LedgerQuerySchema(Schema):
-    start = fields.Integer(load_default=None, validate=validate.Range(0, 10**15))
-    end = fields.Integer(load_default=None, validate=validate.Range(0, 10**15))
 
 
 class LedgerSummarySchema(Schema):

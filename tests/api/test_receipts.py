@@ -68,11 +68,13 @@ def test_receipts_need_receipts_read(client, shop, factory, scopes, status, code
     assert (response.status_code, response.json["error"]) == (status, code)
 
 
+@pytest.mark.parametrize("path", ["/api/receipts", "/api/ledger/summary"])
 @pytest.mark.parametrize("query", ["start=999999999999999", "end=253402300800000"], ids=["start", "end"])
-def test_a_time_bound_beyond_year_9999_is_400_not_500(client, shop, query):
-    response = client.get(f"/api/receipts?{query}", headers=shop.headers)
+def test_a_time_bound_beyond_year_9999_is_400_not_500(client, shop, path, query):
+    response = client.get(f"{path}?{query}", headers=shop.headers)
     assert (response.status_code, response.json["error"]) == (400, "invalid_input")
 
 
-def test_the_latest_representable_end_is_accepted(client, shop):
-    assert client.get("/api/receipts?end=253402300799000", headers=shop.headers).status_code == 200
+@pytest.mark.parametrize("path", ["/api/receipts", "/api/ledger/summary"])
+def test_the_latest_representable_end_is_accepted(client, shop, path):
+    assert client.get(f"{path}?end=253402300799000", headers=shop.headers).status_code == 200
