@@ -9,6 +9,7 @@ import cProfile
 import os
 import pstats
 import random
+import secrets
 import statistics
 import sys
 import threading
@@ -68,7 +69,7 @@ def prepare_database() -> None:
 def build_config(url: str, contracts: devchain.DevContracts, platform: str) -> Config:
     """Return the dev-chain Config (USDC, USDT, ETH feed) with the watcher starting at the current head."""
     return Config.from_env(devchain.dev_settings(url, contracts, platform, operator_key="") | {
-        "DATABASE_URL": DB_URL, "TILLPOINT_INSTANCE": "/tmp/tp-bench-watcher",
+        "DATABASE_URL": DB_URL, "TILLPOINT_INSTANCE": "/tmp/tp-bench-watcher", "SECRET_KEY": secrets.token_urlsafe(48),
         "START_BLOCK": str(int(rpc(url, "eth_blockNumber"), 16)), "CONFIRMATIONS": str(CONFIRMATIONS)})
 
 
