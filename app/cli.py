@@ -71,13 +71,18 @@ def merchants() -> None:
 @merchants.command("create")
 @click.option("--wallet", required=True)
 @click.option("--name", required=True)
-@click.option("--split", "split_address", default=None, help="an existing split contract address")
+@click.option("--split", "split_address", default=None,
+              help="an existing split contract, checked on chain (payees, shares, code) before it is stored")
 @click.option("--json", "as_json", is_flag=True)
 @with_app
 def merchants_create(wallet: str, name: str, split_address: str | None, as_json: bool) -> None:
-    """Create a merchant for a wallet."""
-    from app.services import shops
+    """Create a merchant for a wallet; a --split is first checked on chain, as POST /api/split does."""
+    from flask import current_app
 
+    from app.services import shops, splits
+
+    if split_address is not None:
+        split_address = splits.verify_split(current_app.config["TILLPOINT"].CHAIN, wallet, split_address)
     merchant = shops.create_merchant(wallet, name, split_address)
     emit(as_json, {"merchantId": merchant.id, "wallet": merchant.wallet, "name": merchant.name,
                    "split": merchant.split_address}, f"merchant {merchant.id} created for {merchant.wallet}")

@@ -93,6 +93,17 @@ def configure_split(merchant: Merchant, chain: ChainSettings, address: str | Non
     return _read(w3, chain, address, wallet), created
 
 
+def verify_split(chain: ChainSettings, wallet: str, address: str) -> str:
+    """Return address checksummed if it holds our Split paying wallet and the platform with the configured
+    shares; raises InvalidInput naming a mismatch, or ChainUnavailable. For operators registering a split
+    outside the API (`tillpoint merchants create --split`)."""
+    if not Web3.is_address(wallet):
+        raise InvalidInput(f"wallet {wallet!r} is not an address", fields={"wallet": ["Not an address."]})
+    address = _parse_address(address)
+    _verify(connect(chain), chain, address, to_checksum_address(wallet), _expected_shares(chain))
+    return address
+
+
 def _parse_address(address: str) -> str:
     """Return address checksummed; raises InvalidInput when it is not 0x + 40 hex (or a bad checksum)."""
     if not Web3.is_address(address):

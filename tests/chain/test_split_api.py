@@ -271,3 +271,37 @@ def test_a_stored_split_that_is_not_a_split_on_chain_reads_as_conflict_not_500(a
     response = api.get("/api/split", headers={"x-api-key": key})
     assert (response.status_code, response.json["error"]) == (409, "conflict")
     assert "does not read back as a Split" in response.json["message"]
+
+
+@pytest.fixture
+def cli(database_url, base_config, split_settings):
+    """`tillpoint` in-process, configured for the test chain through its environment."""
+    import json
+
+    from click.testing import CliRunner
+
+    from app.cli import main
+
+    env = {"DATABASE_URL": database_url, "TILLPOINT_INSTANCE": base_config.INSTANCE_PATH,
+           "RPC_URL": split_settings.rpc_url, "CHAIN_ID": str(split_settings.chain_id),
+           "PLATFORM_PAYEE": split_settings.platform_payee, "PLATFORM_SHARE_BPS": str(PLATFORM_BPS)}
+
+    def run(*args) -> tuple[int, dict]:
+        result = CliRunner().invoke(main, [*args, "--json"], env=env, catch_exceptions=False)
+        return result.exit_code, json.loads(result.stdout)
+
+    return run
+
+
+def test_the_cli_registers_a_split_only_after_checking_it_on_chain(cli, w3, accounts, in_app):
+    good = split_with(w3, accounts, [accounts.merchant.address, accounts.platform.address], [9900, 100])
+    wrong = split_with(w3, accounts, [accounts.merchant.address, accounts.platform.address], [9950, 50])
+    wallet = accounts.merchant.address
+
+    code, refused = cli("merchants", "create", "--wallet", wallet, "--name", "Cli", "--split", wrong)
+    assert code == 2 and "platform share is 50 bps, expected 100" in refused["message"]
+    with in_app():
+        assert shops.find_merchant(wallet) is None
+
+    code, created = cli("merchants", "create", "--wallet", wallet, "--name", "Cli", "--split", good.lower())
+    assert code == 0 and created["split"] == good
