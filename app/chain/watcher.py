@@ -24,6 +24,7 @@ from app.chain.events import (
     ZERO_ADDRESS,
     address_topic,
     release,
+    topic0,
     topic_address,
     transfer,
     words,
@@ -184,8 +185,8 @@ class Watcher:
             return None  # another split's address for this reference, or a token we never credit
         amount = words(log)[0]
         # The payouts of this settle: the split's releases of this token since the previous Settled log.
-        previous = max((e["logIndex"] for e in receipt["logs"] if e["logIndex"] < log["logIndex"]
-                        and _hex(e["topics"][0]) == SETTLED_TOPIC if e["topics"]), default=-1)
+        previous = max((e["logIndex"] for e in receipt["logs"]
+                        if e["logIndex"] < log["logIndex"] and topic0(e) == SETTLED_TOPIC), default=-1)
         paid: dict[str, int] = {}
         for entry in receipt["logs"]:
             payout = release(entry) if previous < entry["logIndex"] < log["logIndex"] else None

@@ -7,8 +7,9 @@ import subprocess
 import time
 from dataclasses import replace
 
+from app.chain import deposits
 from app.chain.events import SETTLED_TOPIC
-from tests.chain.conftest import assert_ledger_matches_chain, mine, pay_token, quote
+from tests.chain.conftest import assert_ledger_matches_chain, deploy, mine, pay_token, quote, transact
 from tests.chain.test_watcher_resilience import TILLPOINT, wait_for, watcher_env
 
 MERCHANT_BPS, PLATFORM_BPS = 9900, 100
@@ -207,3 +208,16 @@ def test_tillpoint_watch_killed_after_sending_a_settle_sends_no_second_after_res
             second.wait(10)
     assert len(settled_events(w3, contracts.factory)) == 1
     assert [t.state for t in gateway.settle_txs()] in (["done"], ["pending"])  # done once its nonce is final
+
+
+def test_a_settle_sent_by_another_contract_with_a_topicless_log_is_still_read(gateway, w3, contracts, accounts):
+    receipt = paid_in_usdc(gateway, w3, contracts, accounts)
+    noisy = deploy(w3, "NoisySettler", sender=accounts.all[6])
+    transact(w3, noisy.functions.settle(contracts.factory.address, contracts.split.address,
+                                        deposits.order_ref(receipt["receiptId"]), contracts.usdc.address),
+             accounts.all[6])
+    mine(w3, 2)
+    gateway.watch()
+    done = gateway.receipt(receipt["receiptId"])
+    assert done["status"] == "completed" and [s["verified"] for s in done["sweeps"]] == [True]
+    assert gateway.settle_txs() == []  # somebody else settled it: nothing for the settler to send
