@@ -121,12 +121,20 @@ class Settler:
         self._broadcast(replacement)
 
     def _due(self, final_block: int, now: datetime) -> list[tuple[Order, str]]:
-        """Return (order, token) pairs whose confirmed payments exceed what was swept, with no settle in flight."""
+        """Return (order, token) pairs whose confirmed payments exceed what was swept, with no settle in flight.
+
+        Nothing stays at a deposit address: paid orders are swept at once; completed and refunded ones when
+        more arrives (a refund is paid from the merchant's own wallet, so what the shopper sent is the
+        merchant's); partly paid ones once their quote has expired (the merchant refunds or settles up).
+        Besides paid orders, only those within the monitor window are looked at, as the watcher does.
+        """
+        S, recent = OrderStatus, Order.expires_at >= now - self.monitor_window
         orders = db.session.scalars(select(Order).where(
-            Order.chain_id == self.chain.chain_id, Order.split_address.is_not(None),
-            Order.status.in_([OrderStatus.PAID.value, OrderStatus.COMPLETED.value]),
-            or_(Order.status == OrderStatus.PAID.value,
-                Order.expires_at >= now - self.monitor_window)).order_by(Order.id)).all()
+            Order.chain_id == self.chain.chain_id, Order.split_address.is_not(None), or_(
+                Order.status == S.PAID.value,
+                Order.status.in_([S.COMPLETED.value, S.REFUNDED.value]) & recent,
+                Order.status.in_([S.PENDING.value, S.EXPIRED.value]) & recent & (Order.expires_at < now),
+            )).order_by(Order.id)).all()
         if not orders:
             return []
         ids = [order.id for order in orders]

@@ -119,7 +119,6 @@ class Watcher:
         settlement), and the others while their quote is valid or expired within the monitor window."""
         orders = db.session.scalars(select(Order).options(selectinload(Order.quotes)).where(
             Order.chain_id == self.chain.chain_id, Order.deposit_address.is_not(None),
-            Order.status.in_([s.value for s in payments.WATCHED]),
             or_(Order.status == OrderStatus.PAID.value, Order.expires_at >= now - self.monitor_window))).all()
         return {order.deposit_address.lower(): order for order in orders}
 
@@ -294,11 +293,9 @@ class Watcher:
             cursor.block_number = end
 
     def _orders_with_activity_since(self, block: int) -> set[int]:
-        """Return open orders with a payment or a sweep above block."""
+        """Return the orders with a payment or a sweep above block."""
         return {order_id for model in (Payment, Sweep) for order_id in db.session.scalars(
-            select(model.order_id).join(Order).where(
-                model.chain_id == self.chain.chain_id, model.block_number > block,
-                Order.status.in_([s.value for s in payments.WATCHED])))}
+            select(model.order_id).where(model.chain_id == self.chain.chain_id, model.block_number > block))}
 
 
 def _time(timestamp: int) -> datetime:

@@ -16,8 +16,6 @@ from app.models import Order, OrderStatusChange, Payment, Sweep
 
 logger = logging.getLogger(__name__)
 
-WATCHED = (OrderStatus.GENERATED, OrderStatus.PENDING, OrderStatus.PAID, OrderStatus.COMPLETED, OrderStatus.EXPIRED)
-
 
 @dataclass(frozen=True)
 class Transfer:
@@ -119,8 +117,8 @@ def refresh_status(order: Order, head: int, confirmations: int, paid: list[Payme
     Completed means the merchant's split has received, in confirmed and verified sweeps, at least the
     order's total; funds arriving after that are swept too but do not reopen the order.
     """
-    if OrderStatus(order.status) not in WATCHED:
-        return
+    if order.status == OrderStatus.REFUNDED.value:
+        return  # final: later payments and sweeps are still recorded, the status stays
     paid = rows_by_order(Payment, [order.id])[order.id] if paid is None else paid
     swept = rows_by_order(Sweep, [order.id])[order.id] if swept is None else swept
     confirmed = [p for p in paid if head - p.block_number + 1 >= confirmations]

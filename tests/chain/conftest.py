@@ -199,6 +199,7 @@ def gateway(settle_app, settle_settings, merchant_key):
 
     class Gateway:
         settings = settle_settings
+        app = settle_app
 
         def __init__(self):
             self.w3 = make_web3(settle_settings.rpc_url)

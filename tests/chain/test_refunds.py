@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 
+from app.services import refunds
 from tests.chain.conftest import assert_ledger_matches_chain, mine, pay_token, quote, transact
 
 
@@ -196,3 +197,26 @@ def test_an_unpaid_order_cannot_be_refunded(api, gateway):
     receipt = gateway.order()
     response = api(f"receipts/{receipt['receiptId']}/refund", {"token": "USDC", "amount": "1.00"})
     assert response.status_code == 400 and "0.00 USD received" in response.json["message"]
+
+
+def test_an_order_refunded_before_settlement_is_still_swept_to_the_merchant(gateway, api, w3, contracts, accounts,
+                                                                            balance_of):
+    receipt = gateway.order()
+    due = quote(receipt, "USDC")
+    pay_token(w3, contracts.usdc, accounts.shopper, receipt["depositAddress"], due)
+    for _ in range(3):  # watcher only: paid, not settled
+        gateway.watch()
+        mine(w3)
+    transact(w3, contracts.usdc.functions.mint(accounts.merchant.address, due), accounts.platform)
+    requested = refund(api, gateway.receipt(receipt["receiptId"]), amountBaseUnits=str(due))
+    assert link(api, receipt, requested["refundId"],
+                send(w3, contracts, accounts, "USDC", accounts.shopper.address, due)).status_code == 200
+    mine(w3, 2)
+    with gateway.app.app_context():
+        refunds.verify_submitted(gateway.w3, gateway.settings)
+    assert gateway.receipt(receipt["receiptId"])["status"] == "refunded"
+
+    gateway.run()  # the shopper's payment is the merchant's now: swept, and the order stays refunded
+    done = gateway.receipt(receipt["receiptId"])
+    assert done["status"] == "refunded" and [s["amount"] for s in done["sweeps"]] == [str(due)]
+    assert_ledger_matches_chain(gateway, receipt["receiptId"], balance_of)

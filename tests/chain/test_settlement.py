@@ -6,9 +6,14 @@ import signal
 import subprocess
 import time
 from dataclasses import replace
+from datetime import timedelta
+
+from sqlalchemy import select
 
 from app.chain import deposits
 from app.chain.events import SETTLED_TOPIC
+from app.extensions import db
+from app.models import Order, utcnow
 from tests.chain.conftest import assert_ledger_matches_chain, deploy, mine, pay_token, quote, transact
 from tests.chain.test_watcher_resilience import TILLPOINT, wait_for, watcher_env
 
@@ -221,3 +226,20 @@ def test_a_settle_sent_by_another_contract_with_a_topicless_log_is_still_read(ga
     done = gateway.receipt(receipt["receiptId"])
     assert done["status"] == "completed" and [s["verified"] for s in done["sweeps"]] == [True]
     assert gateway.settle_txs() == []  # somebody else settled it: nothing for the settler to send
+
+
+def test_a_partial_payment_is_swept_once_the_quote_has_expired(gateway, w3, contracts, accounts, balance_of):
+    receipt = gateway.order()
+    pay_token(w3, contracts.usdc, accounts.shopper, receipt["depositAddress"], 3_000_000)
+    gateway.run()
+    assert gateway.receipt(receipt["receiptId"])["sweeps"] == []  # the shopper may still pay the rest
+    with gateway.app.app_context():
+        order = db.session.scalar(select(Order).where(Order.receipt_id == receipt["receiptId"]))
+        order.expires_at = utcnow() - timedelta(minutes=1)
+        db.session.commit()
+
+    gateway.run()
+    swept = gateway.receipt(receipt["receiptId"])
+    assert (swept["status"], swept["exceptionStatus"]) == ("pending", "paid_partial")
+    assert [s["amount"] for s in swept["sweeps"]] == ["3000000"]
+    assert_ledger_matches_chain(gateway, receipt["receiptId"], balance_of)
