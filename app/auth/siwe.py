@@ -146,7 +146,10 @@ def _resources(rest: list[str]) -> tuple[str, ...]:
 def verify(text: str, signature: str, expected: Expected, now: datetime) -> SiweMessage:
     """Return the parsed message if it is for us, valid now, and signed by its address; raises SiweError."""
     message = parse(text)
-    uri = urlsplit(message.uri)
+    try:
+        uri = urlsplit(message.uri)
+    except ValueError as exc:  # e.g. an unclosed IPv6 bracket
+        raise SiweError("URI is not a valid URI") from exc
     if message.domain.lower() != expected.domain.lower():
         raise SiweError(f"the message is for {message.domain}, not {expected.domain}")
     if (uri.scheme.lower(), uri.netloc.lower()) != (expected.scheme, expected.domain.lower()):

@@ -7,9 +7,10 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from decimal import ROUND_CEILING, Decimal
+from decimal import Decimal
 
 from app.chain.settings import ETH, ChainSettings, Token
+from app.domain.money import units_for_cents
 
 logger = logging.getLogger(__name__)
 
@@ -43,8 +44,8 @@ def ceil_div(numerator: int, denominator: int) -> int:
 
 def stable_quote(token: Token, total_cents: int) -> Quote:
     """Return the base units of token worth total_cents at its USD peg, rounded up."""
-    units = (Decimal(total_cents) * 10**token.decimals / (100 * token.usd_peg)).to_integral_value(ROUND_CEILING)
-    return Quote(token.symbol, token.address, token.decimals, int(units), token.usd_peg)
+    units = units_for_cents(total_cents, token.decimals, token.usd_peg)
+    return Quote(token.symbol, token.address, token.decimals, units, token.usd_peg)
 
 
 def eth_quote(price: EthPrice, total_cents: int) -> Quote:

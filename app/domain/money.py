@@ -1,7 +1,7 @@
 """Exact money: integer cents at rest, Decimal with ROUND_HALF_UP in arithmetic."""
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal, DecimalException
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal, DecimalException
 
 CENT = Decimal("0.01")
 MAX_USD_DIGITS = 15  # bounds the int() below; real limits are checked by callers
@@ -34,3 +34,15 @@ def cents_to_usd(cents: int) -> Decimal:
 def units_display(units: int, decimals: int) -> str:
     """Return base units as a plain decimal token amount: 12650000, 6 → "12.65"; 10000000, 6 → "10" (never 1E+1)."""
     return format(Decimal(units).scaleb(-decimals).normalize(), "f")
+
+
+def units_for_cents(cents: int, decimals: int, usd_rate: Decimal, step: int = 1) -> int:
+    """Return the base units worth at least cents at usd_rate, rounded up to a multiple of step."""
+    units = (Decimal(cents) * Decimal(10) ** decimals / (100 * usd_rate)).to_integral_value(ROUND_CEILING)
+    return -(-int(units) // step) * step
+
+
+def cents_for_units(units: int, decimals: int, usd_rate: Decimal, rounding: str = ROUND_FLOOR) -> int:
+    """Return what base units are worth in cents at usd_rate: rounded down (what a payment is credited),
+    or with rounding=ROUND_CEILING up (what a refund takes out of what was received)."""
+    return int((Decimal(units) * usd_rate * 100 / Decimal(10) ** decimals).to_integral_value(rounding))

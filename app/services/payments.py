@@ -5,11 +5,11 @@ import logging
 from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import ROUND_FLOOR, Decimal
 
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from app.domain.money import cents_for_units
 from app.domain.statuses import TRANSITIONS, ExceptionStatus, OrderStatus
 from app.extensions import db
 from app.models import Order, OrderStatusChange, Payment, Sweep
@@ -38,8 +38,7 @@ def usd_cents(order: Order, symbol: str, amount: int) -> int:
     quote = next((q for q in order.quotes if q.symbol == symbol), None)
     if quote is None:
         return 0
-    value = Decimal(amount) * quote.usd_rate * 100 / Decimal(10) ** quote.decimals
-    return int(value.to_integral_value(ROUND_FLOOR))
+    return cents_for_units(amount, quote.decimals, quote.usd_rate)
 
 
 def value_cents(order: Order, moves: list[Payment] | list[Sweep]) -> int:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import secrets
 from dataclasses import dataclass
-from decimal import ROUND_CEILING, Decimal
+from decimal import ROUND_CEILING
 
 from eth_utils import to_checksum_address
 from sqlalchemy import select
@@ -21,11 +21,12 @@ from web3.exceptions import TransactionNotFound
 
 from app.chain.events import ZERO_ADDRESS, hex_str, transfer
 from app.chain.settings import ETH, ChainSettings
+from app.domain.money import cents_for_units, units_for_cents
 from app.domain.statuses import OrderStatus
 from app.errors import Conflict, InvalidInput, NotFound
 from app.extensions import db
 from app.models import Order, OrderStatusChange, Refund, utcnow
-from app.services.payments import usd_cents, value_cents
+from app.services.payments import value_cents
 
 logger = logging.getLogger(__name__)
 
@@ -62,8 +63,11 @@ def create_refund(order: Order, request: RefundRequest) -> Refund:
     if quote is None:
         raise InvalidInput(f"{order.receipt_id} was not quoted in {request.token}",
                            fields={"token": [f"One of: {', '.join(q.symbol for q in order.quotes) or 'none'}."]})
-    units = request.amount_base_units if request.amount_base_units is not None else _units_for(quote, request.amount_cents)
-    cents = request.amount_cents if request.amount_cents is not None else usd_cents(order, quote.symbol, units)
+    units = request.amount_base_units if request.amount_base_units is not None else units_for_cents(
+        request.amount_cents, quote.decimals, quote.usd_rate)
+    # A refund counts against what was received rounded up, so sub-cent refunds cannot add up past it.
+    cents = request.amount_cents if request.amount_cents is not None else cents_for_units(
+        units, quote.decimals, quote.usd_rate, ROUND_CEILING)
     if units <= 0:
         raise InvalidInput("A refund must be more than zero", fields={"amount": ["Must be more than zero."]})
     _check_room(order, cents)
@@ -189,12 +193,6 @@ def refunded_cents(order: Order) -> int:
 
 def _locked(order: Order) -> Order:
     return db.session.get(Order, order.id, with_for_update=True, populate_existing=True)
-
-
-def _units_for(quote, cents: int) -> int:
-    """Return base units worth cents at the quote's rate, rounded up (the shopper is never short)."""
-    units = Decimal(cents) * Decimal(10) ** quote.decimals / (quote.usd_rate * 100)
-    return int(units.to_integral_value(ROUND_CEILING))
 
 
 def _check_room(order: Order, cents: int) -> None:

@@ -1,6 +1,8 @@
 """Refunds on a real anvil: the merchant pays from its own wallet, Tillpoint verifies the transaction."""
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
 from app.services import refunds
@@ -220,3 +222,10 @@ def test_an_order_refunded_before_settlement_is_still_swept_to_the_merchant(gate
     done = gateway.receipt(receipt["receiptId"])
     assert done["status"] == "refunded" and [s["amount"] for s in done["sweeps"]] == [str(due)]
     assert_ledger_matches_chain(gateway, receipt["receiptId"], balance_of)
+
+
+def test_sub_cent_refunds_cannot_add_up_past_what_was_received(api, paid_order):
+    refund(api, paid_order, amount=str(paid_order["totalUsd"] - Decimal("0.01")))  # all but the last cent
+    refund(api, paid_order, amountBaseUnits="1")  # 1 base unit counts as a whole cent against what was received
+    response = api(f"receipts/{paid_order['receiptId']}/refund", {"token": "USDC", "amountBaseUnits": "1"})
+    assert response.status_code == 400 and "cannot exceed" in response.json["message"]

@@ -94,8 +94,9 @@ def test_verify_returns_the_message_signed_by_its_address():
     ({"domain": "evil.example"}, NOW), ({"uri": "http://shop.example/admin"}, NOW),
     ({"uri": "https://shop.example.evil.example/"}, NOW), ({"scheme": "http"}, NOW), ({"chain_id": 8453}, NOW),
     ({}, NOW + timedelta(minutes=5)), ({"issued_at": NOW + timedelta(minutes=2)}, NOW),
-    ({"not_before": NOW + timedelta(minutes=2)}, NOW)],
-    ids=["domain", "uri-scheme", "uri-host", "message-scheme", "chain", "expired", "issued-later", "not-before"])
+    ({"not_before": NOW + timedelta(minutes=2)}, NOW), ({"uri": "http://[::1"}, NOW)],
+    ids=["domain", "uri-scheme", "uri-host", "message-scheme", "chain", "expired", "issued-later", "not-before",
+         "uri-unparsable"])
 def test_verify_refuses_other_sites_chains_and_times(overrides, now):
     account = Account.create()
     text, signature = signed(account, message(account.address, **overrides))
