@@ -327,7 +327,7 @@ class OperatorNonce(Base):
 
     chain_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     address: Mapped[str] = mapped_column(String(42), primary_key=True)
-    next_nonce: Mapped[int] = mapped_column(BigInteger)
+    next_nonce: Mapped[int] = mapped_column(BigInteger)  # the last reservation + 1 (the row is the lock)
 
 
 class Refund(Base):

@@ -1,41 +1,55 @@
 """The platform operator account: nonces reserved across processes, and transaction fees.
 
 The API deploys splits and the watcher sends settlements from the same key, in different processes,
-so a nonce is taken under a database row lock (a write lock on SQLite) together with whatever the
-caller records about the transaction, and never from the node's pending count alone.
+so a nonce is taken under a database row lock (a write lock on SQLite), together with whatever the
+caller records about the transaction.
 """
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import update
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from web3 import Web3
 
 from app.extensions import db
-from app.models import OperatorNonce
+from app.models import OperatorNonce, SettleTx
 
 REPLACEMENT_BUMP = (9, 8)  # a replacement pays 12.5 % more (nodes require at least 10 %)
 
 
 @contextmanager
 def reserved_nonce(w3: Web3, chain_id: int, address: str) -> Iterator[int]:
-    """Yield the next nonce of address; the reservation is committed with what the block added, or rolled back."""
+    """Yield the next nonce of address; the reservation is committed with what the block added, or rolled back.
+
+    The next nonce is the node's pending count, or one past the settler's recorded, not yet final
+    transactions when those reach further (recorded but not broadcast yet, or dropped by the node and about
+    to be sent again). A nonce whose transaction was lost unrecorded (a split deploy the node dropped) is
+    therefore used again rather than left as a gap every later transaction would wait behind.
+    """
     db.session.commit()  # the lock must be the first statement of its transaction
-    key = (OperatorNonce.chain_id == chain_id, OperatorNonce.address == address)
     try:
-        db.session.execute(update(OperatorNonce).where(*key).values(next_nonce=OperatorNonce.next_nonce))
-        row = db.session.get(OperatorNonce, (chain_id, address), with_for_update=True, populate_existing=True)
-        if row is None:
-            row = OperatorNonce(chain_id=chain_id, address=address, next_nonce=0)
-            db.session.add(row)
-        nonce = max(row.next_nonce, w3.eth.get_transaction_count(address, "pending"))
+        _lock(chain_id, address)
+        recorded = db.session.scalar(select(func.max(SettleTx.nonce)).where(
+            SettleTx.chain_id == chain_id, SettleTx.sender == address, SettleTx.state == "pending"))
+        nonce = max(w3.eth.get_transaction_count(address, "pending"), -1 if recorded is None else recorded + 1)
         yield nonce
-        row.next_nonce = nonce + 1
+        db.session.execute(update(OperatorNonce).where(
+            OperatorNonce.chain_id == chain_id, OperatorNonce.address == address).values(next_nonce=nonce + 1))
         db.session.commit()
     except BaseException:
         db.session.rollback()
         raise
+
+
+def _lock(chain_id: int, address: str) -> None:
+    """Take the operator's lock row (created on first use, without a race on either backend)."""
+    insert = postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    db.session.execute(insert(OperatorNonce).values(chain_id=chain_id, address=address, next_nonce=0)
+                       .on_conflict_do_nothing())
+    db.session.execute(update(OperatorNonce).where(OperatorNonce.chain_id == chain_id, OperatorNonce.address == address)
+                       .values(next_nonce=OperatorNonce.next_nonce))
 
 
 def fees(w3: Web3) -> dict[str, int]:
