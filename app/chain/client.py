@@ -115,3 +115,12 @@ def node_message(exc: Web3RPCError) -> str:
     """Return the node's own error text from a JSON-RPC error response."""
     error = (exc.rpc_response or {}).get("error")
     return str(error.get("message")) if isinstance(error, dict) and error.get("message") else str(exc.message)
+
+
+def log_failure(log: logging.Logger, message: str, exc: Exception) -> None:
+    """Log a failed step: an RPC failure by its type only (its text and traceback can hold the RPC URL, and
+    so a provider's API key), anything else with its traceback."""
+    if isinstance(exc, RPC_ERRORS):
+        log.warning("%s: %s", message, type(exc).__name__)
+    else:
+        log.exception(message)

@@ -1,8 +1,10 @@
 """The chain watcher (DESIGN.md §7): from its cursor to head, in chunks, reorg-aware, exactly once.
 
-Each tick reads the chain first (no DB transaction open), then writes payments, block hashes, the
-cursor and the resulting statuses in one transaction. A failure anywhere leaves the cursor where it
-was, so no block is ever skipped.
+Each tick reads the chain first, then writes payments, sweeps, block hashes, the cursor and the
+resulting statuses in one transaction. A failure anywhere leaves the cursor where it was, so no block
+is ever skipped. After a reorg the rollback to the fork point is part of that same transaction (on
+SQLite it then holds the write lock while the tick reads the chain: reorgs are rare, and correctness
+first).
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from sqlalchemy.orm import selectinload
 from web3 import Web3
 
 from app.chain import deposits, reorg
+from app.chain.client import log_failure
 from app.chain.contracts import load_artifact
 from app.chain.events import (
     SETTLED_TOPIC,
@@ -84,19 +87,19 @@ class Watcher:
             try:
                 processed = self.tick()
                 backoff, self.chunk = 0.5, min(self.max_chunk, self.chunk * 2)
-            except Exception:  # noqa: BLE001 - any RPC/DB failure: log, keep the cursor, retry
+            except Exception as exc:  # noqa: BLE001 - any RPC/DB failure: log, keep the cursor, retry
                 db.session.rollback()
                 self.chunk = max(1, self.chunk // 2)
-                logger.exception("watcher tick failed chunk=%d retry_in=%.1fs", self.chunk, backoff)
+                log_failure(logger, f"watcher tick failed chunk={self.chunk} retry_in={backoff:.1f}s", exc)
                 time.sleep(backoff)
                 backoff = min(backoff * 2, 30)
                 continue
             if after_tick is not None:
                 try:
                     after_tick()
-                except Exception:  # noqa: BLE001 - same policy: log, retry next tick
+                except Exception as exc:  # noqa: BLE001 - same policy: log, retry next tick
                     db.session.rollback()
-                    logger.exception("after-tick work failed; retrying next tick")
+                    log_failure(logger, "after-tick work failed; retrying next tick", exc)
             if processed == 0:
                 time.sleep(idle_seconds)
 

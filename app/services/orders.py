@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.chain import deposits, quotes
@@ -191,3 +191,11 @@ def list_receipts(merchant: Merchant, limit: int, start: datetime | None, end: d
     if end is not None:
         query = query.where(Order.created_at < end)
     return list(db.session.scalars(query.order_by(Order.created_at.desc(), Order.id.desc()).limit(limit)))
+
+
+def lock_order(order_id: int) -> Order:
+    """Return the order re-read under a write lock held until the caller commits: a row lock on PostgreSQL,
+    the database write lock on SQLite (which ignores FOR UPDATE). Ends the caller's open read transaction."""
+    db.session.commit()
+    db.session.execute(update(Order).where(Order.id == order_id).values(id=Order.id))
+    return db.session.get(Order, order_id, with_for_update=True, populate_existing=True)

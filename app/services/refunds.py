@@ -22,10 +22,12 @@ from web3.exceptions import TransactionNotFound
 from app.chain.events import ZERO_ADDRESS, hex_str, transfer
 from app.chain.settings import ETH, ChainSettings
 from app.domain.money import cents_for_units, units_for_cents
-from app.domain.statuses import OrderStatus
+from app.domain.statuses import OrderStatus, check_transition
 from app.errors import Conflict, InvalidInput, NotFound
 from app.extensions import db
 from app.models import Order, OrderStatusChange, Refund, utcnow
+from app.pay import events as pay_events
+from app.services.orders import lock_order
 from app.services.payments import value_cents
 
 logger = logging.getLogger(__name__)
@@ -56,7 +58,7 @@ class TxCheck:
 
 def create_refund(order: Order, request: RefundRequest) -> Refund:
     """Record a refund request for order; raises InvalidInput (naming the field) or Conflict."""
-    order = _locked(order)
+    order = lock_order(order.id)  # two requests at once must not both fit in what is left
     if order.status == OrderStatus.REFUNDED.value:
         raise Conflict(f"{order.receipt_id} is already refunded")
     quote = next((q for q in order.quotes if q.symbol == request.token), None)
@@ -99,7 +101,8 @@ def link_transaction(w3: Web3, chain: ChainSettings, order: Order, refund: Refun
     if check.problems:
         raise InvalidInput(f"Transaction {tx_hash} does not pay refund {refund.id}: " + "; ".join(check.problems),
                            fields={"txHash": check.problems})
-    refund = db.session.get(Refund, refund.id, with_for_update=True, populate_existing=True)
+    lock_order(order.id)
+    refund = db.session.get(Refund, refund.id, populate_existing=True)
     if refund.status != "requested":
         raise Conflict(f"Refund {refund.id} already has a transaction")
     refund.status, refund.tx_hash, refund.rejection = "submitted", tx_hash, None
@@ -157,15 +160,17 @@ def verify_submitted(w3: Web3, chain: ChainSettings) -> None:
     if not submitted:
         return
     head = w3.eth.block_number
+    changed = []
     for refund in submitted:
         check = check_transaction(w3, chain, refund, refund.tx_hash)
         if check.problems:
             _reject(refund, check.problems)
         elif head - check.block_number + 1 >= chain.confirmations:
-            _confirm(refund, check)
+            changed.append(_confirm(refund, check))
         else:
             refund.block_number, refund.block_hash = check.block_number, check.block_hash
     db.session.commit()
+    pay_events.publish(changed)  # open pay pages show the refund
 
 
 def _reject(refund: Refund, problems: list[str]) -> None:
@@ -175,24 +180,23 @@ def _reject(refund: Refund, problems: list[str]) -> None:
     refund.paid_base_units = None
 
 
-def _confirm(refund: Refund, check: TxCheck) -> None:
-    order = _locked(db.session.get(Order, refund.order_id))
+def _confirm(refund: Refund, check: TxCheck) -> str:
+    """Confirm refund; a full refund moves a paid or completed order to refunded. Return the receipt id."""
+    order = db.session.get(Order, refund.order_id, with_for_update=True, populate_existing=True)
     refund.status, refund.confirmed_at = "confirmed", utcnow()
     refund.block_number, refund.block_hash, refund.paid_base_units = check.block_number, check.block_hash, check.paid
     refunded = sum(r.usd_cents for r in order.refunds if r.status == "confirmed" or r.id == refund.id)
     logger.info("refund confirmed receipt=%s refund=%s tx=%s", order.receipt_id, refund.id, refund.tx_hash)
     if OrderStatus(order.status) in REFUNDS_TO and refunded >= value_cents(order, order.payments):
+        check_transition(OrderStatus(order.status), OrderStatus.REFUNDED)
         order.status = OrderStatus.REFUNDED.value
         order.history.append(OrderStatusChange(status=order.status, actor="watcher", cause={
             "refundId": refund.id, "txHash": refund.tx_hash, "block": refund.block_number}))
+    return order.receipt_id
 
 
 def refunded_cents(order: Order) -> int:
     return sum(r.usd_cents for r in order.refunds if r.status == "confirmed")
-
-
-def _locked(order: Order) -> Order:
-    return db.session.get(Order, order.id, with_for_update=True, populate_existing=True)
 
 
 def _check_room(order: Order, cents: int) -> None:

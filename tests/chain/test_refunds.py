@@ -1,6 +1,7 @@
 """Refunds on a real anvil: the merchant pays from its own wallet, Tillpoint verifies the transaction."""
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import pytest
@@ -229,3 +230,16 @@ def test_sub_cent_refunds_cannot_add_up_past_what_was_received(api, paid_order):
     refund(api, paid_order, amountBaseUnits="1")  # 1 base unit counts as a whole cent against what was received
     response = api(f"receipts/{paid_order['receiptId']}/refund", {"token": "USDC", "amountBaseUnits": "1"})
     assert response.status_code == 400 and "cannot exceed" in response.json["message"]
+
+
+def test_concurrent_refund_requests_never_exceed_what_was_received(settle_app, merchant_key, paid_order):
+    fifth = str((paid_order["totalUsd"] / 5).quantize(Decimal("0.01"), rounding="ROUND_DOWN"))
+
+    def request(_):
+        return settle_app.test_client().post(f"/api/receipts/{paid_order['receiptId']}/refund",
+                                             json={"token": "USDC", "amount": fifth},
+                                             headers={"x-api-key": merchant_key}).status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        codes = list(pool.map(request, range(8)))
+    assert sorted(codes) == [201] * 5 + [400] * 3

@@ -10,14 +10,17 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import redis
 from sqlalchemy import create_engine, func, select
 
-from app.chain.client import forget_prices
+from app.chain.client import forget_prices, make_web3
 from app.chain.runner import lock_name, run_watcher
+from app.chain.watcher import Watcher
 from app.models import ChainCursor, Order, Payment
+from tests.api.test_rate_limits import free_ports
 from tests.chain.conftest import CONFIRMATIONS, mine, pay_token, quote
 
 TILLPOINT = Path(sys.executable).with_name("tillpoint")
@@ -212,3 +215,15 @@ def test_only_one_watcher_runs_per_chain_with_redis(chain_app, chain_settings, r
         for thread in threads.values():
             thread.join(30)
     assert client.get(lock_name(chain_settings.chain_id)) is None, "the lock is released on stop"
+
+
+def test_rpc_failures_are_logged_without_the_rpc_url(chain_app, chain_settings, caplog):
+    """A provider URL often carries an API key: a failing tick logs the error's type, never its text."""
+    [port] = free_ports(1)
+    url = f"http://127.0.0.1:{port}/v2/SECRET-PROVIDER-KEY"
+    ticks = iter(range(2))
+    with chain_app.app_context(), caplog.at_level(logging.INFO):
+        Watcher(make_web3(url, timeout=1, retries=0), replace(chain_settings, rpc_url=url)).run(
+            stop=lambda: next(ticks, None) is None, after_tick=lambda: None)
+    assert "watcher tick failed" in caplog.text and "ConnectionError" in caplog.text
+    assert "SECRET-PROVIDER-KEY" not in caplog.text
