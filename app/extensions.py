@@ -45,14 +45,15 @@ db = Database()
 
 
 def rate_limit_key() -> str:
-    """Return who a request counts against: the gateway-stamped wallet, its subscription key (by hash),
-    its signed-in wallet, else its client address."""
+    """Return who a request counts against: the gateway-stamped wallet, its subscription key (by hash) if
+    that key exists, its signed-in wallet, else its client address (so made-up keys share one bucket)."""
     from app.auth import edge, sessions
+    from app.auth.keys import active_key
 
     if stamped := edge.stamped_wallet():
         return "wallet:" + stamped.lower()
     key = request.headers.get("Ocp-Apim-Subscription-Key") or request.headers.get("x-api-key")
-    if key:
+    if key and active_key(key) is not None:
         return "key:" + hashlib.sha256(key.encode()).hexdigest()[:32]
     if wallet := sessions.subject_or_none():
         return "session:" + wallet

@@ -76,9 +76,17 @@ def with_scope(caller: Caller, scope: str) -> Caller:
     return caller
 
 
+def active_key(secret: str):
+    """Return the unrevoked key of secret, or None; looked up once per request (the rate limiter asks first)."""
+    seen = g.setdefault("keys_seen", {})
+    if secret not in seen:
+        seen[secret] = keys.find_active_key(secret)
+    return seen[secret]
+
+
 def key_caller(secret: str) -> Caller:
     """Return the caller a subscription key names; raises Unauthorized for an unknown or revoked key."""
-    key = keys.find_active_key(secret)
+    key = active_key(secret)
     if key is None:
         raise Unauthorized()
     keys.record_use(key)

@@ -120,3 +120,10 @@ def test_sign_in_and_key_routes_are_limited_too(limited, shop):
     nonces = [client.get("/auth/nonce") for _ in range(4)]
     assert [r.status_code for r in nonces] == [200, 200, 200, 429] and nonces[0].headers["X-RateLimit-Limit"] == "3"
     assert client.get("/api/keys", headers=shop.headers).headers["X-RateLimit-Remaining"] == "2", "a key's own bucket"
+
+
+def test_made_up_keys_share_the_client_address_bucket(limited):
+    """A fresh random key per request must not buy a fresh bucket: unknown keys count per address."""
+    client = limited()
+    codes = [client.get("/auth/nonce", headers={"x-api-key": f"tp_live_made-up-{n}"}).status_code for n in range(4)]
+    assert codes == [200, 200, 200, 429]
