@@ -24,6 +24,17 @@ class Database:
         self._factory.configure(bind=self.engine)
         app.teardown_appcontext(lambda exc: self.session.remove())
 
+    def reader(self) -> Session:
+        """Return the request's session, in autocommit if it has not begun: for a read of ONE statement.
+
+        Without BEGIN and ROLLBACK such a read is one round trip, and psycopg keeps its prepared statements
+        (it drops them on every rollback). Never write through it: each statement would commit on its own.
+        """
+        session = self.session()
+        if not session.in_transaction():
+            session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        return session
+
 
 def make_engine(url: str) -> Engine:
     """Return an engine for url; SQLite gets foreign keys, WAL and a busy timeout for concurrent writers."""
