@@ -42,7 +42,7 @@ def snapshot(receipt_id: str, with_media: bool = False) -> Snapshot:
     """Return the order's current snapshot (thumbnails and logo too when with_media); raises NotFound."""
     row = None
     if RECEIPT_ID_PATTERN.match(receipt_id):
-        row = db.reader().execute(_snapshot_query(), {"receipt_id": receipt_id}).unique().first()
+        row = db.read(_snapshot_query(), {"receipt_id": receipt_id}).unique().first()
     if row is None:
         raise NotFound(f"No receipt {receipt_id}")
     order, head, media_version = row

@@ -10,6 +10,7 @@ from PIL import Image
 
 from app.models import utcnow
 from tests.pay.conftest import usdc_units
+from tests.test_extensions import drop_connections
 
 ETH_QUOTE = 4_217_000_000_000_000  # $12.65 at $3,000.00, rounded up to a multiple of 10^12 wei
 
@@ -140,6 +141,17 @@ def test_changed_or_removed_pictures_replace_the_ones_a_page_already_showed(pay_
     assert client.delete(coffee, headers=shop.headers).status_code == 200
     _, html = page(pay_client, receipt_id)
     assert new_thumb not in html and html.count('class="thumb placeholder"') == 2, "a removed item shows no picture"
+
+
+def test_page_and_status_survive_the_database_dropping_their_pooled_connections(pay_client, make_order,
+                                                                                database_url):
+    if not database_url.startswith("postgresql"):
+        pytest.skip("a connection the server drops needs a database server")
+    receipt_id = make_order()
+    for path in (f"/pay/{receipt_id}", f"/pay/{receipt_id}/status"):
+        assert pay_client.get(path).status_code == 200, "the pool holds a connection used a moment ago"
+        drop_connections(database_url)
+        assert pay_client.get(path).status_code == 200, "the read is retried on a fresh connection"
 
 
 @pytest.mark.parametrize("path", ["/pay/{}", "/receipt/{}", "/pay/{}/status", "/pay/{}/qr/USDC.png"],
