@@ -31,7 +31,7 @@ def bare():
 
 
 ROOT = Path(__file__).resolve().parent.parent
-DB_NAME = "tillpoint_bench"
+DB_NAME = os.environ.get("BENCH_DB", "tillpoint_bench")  # another name lets two benchmarks run side by side
 DB_URL = f"postgresql+psycopg://postgres@127.0.0.1:5432/{DB_NAME}"
 BODY = '{"items":[{"sku":"COFFEE-001","qty":2},{"sku":"PASTRY-001","qty":1}],"jurisdictionCode":"US-CA"}'
 CLIENTS = 50
@@ -58,7 +58,8 @@ def prepare_database() -> str:
     from app.migrate import upgrade
 
     upgrade(DB_URL)
-    return seed(Config.from_env({"DATABASE_URL": DB_URL, "TILLPOINT_INSTANCE": "/tmp/tp-bench"}), split=SPLIT)
+    env = {"DATABASE_URL": DB_URL, "TILLPOINT_INSTANCE": "/tmp/tp-bench", "SECRET_KEY": secrets.token_urlsafe(48)}
+    return seed(Config.from_env(env), split=SPLIT)
 
 
 def count_orders() -> int:

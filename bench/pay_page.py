@@ -1,6 +1,8 @@
 """Benchmark the pay page and its QR PNG against a bare template render on the same gunicorn stack.
 
-Run with `make bench`; BENCH_SECONDS sets each measured duration (default 10). Needs a local PostgreSQL
+Run with `make bench`; BENCH_SECONDS sets each measured duration (default 10), split into BENCH_ROUNDS
+(default 3) rounds that take the three endpoints in turn, so a load change on a shared machine weighs on
+all three alike rather than on whichever was measured at that moment. Needs a local PostgreSQL
 (the database of bench/orders.py, reset here) and wrk (installed with apt-get when missing and root).
 The QR is measured at its versioned URL, as the page links it: the image is rendered once per process
 and then served from the in-process cache. Importing this module only builds `bare_app`.
@@ -46,6 +48,13 @@ def run_wrk_get(wrk: str, url: str, seconds: int) -> dict:
     return common.parse_wrk(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout)
 
 
+def combine(rounds: list[dict]) -> dict:
+    """Return one endpoint's figures over equal-length rounds: mean req/s, median p50, worst p99, all non-2xx."""
+    p50s = sorted(r["p50"] for r in rounds)
+    return {"rps": sum(r["rps"] for r in rounds) / len(rounds), "p50": p50s[len(p50s) // 2],
+            "p99": max(r["p99"] for r in rounds), "non2xx": sum(r["non2xx"] for r in rounds)}
+
+
 def report(results: dict[str, dict]) -> bool:
     """Print the table and the ratios against the bare render; return False on any non-2xx response."""
     print(f"\n{'endpoint':<10}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'non-2xx':>10}")
@@ -63,6 +72,7 @@ def report(results: dict[str, dict]) -> bool:
 def main() -> int:
     """Prepare, serve, load the three endpoints, report; return the exit status."""
     seconds = int(os.environ.get("BENCH_SECONDS", "10"))
+    rounds = max(1, int(os.environ.get("BENCH_ROUNDS", "3")))
     secret = common.prepare_database()
     wrk = common.find_wrk()
     if wrk is None:
@@ -83,12 +93,15 @@ def main() -> int:
             version = next(o["qrVersion"] for o in options if o["token"] == "USDC")
             targets = {"page": pay_url, "qr": f"{pay_url}/qr/USDC.png?v={version}",
                        "bare": f"http://127.0.0.1:{bare_port}/bare"}
-            results = {}
-            for phase, duration in (("warm-up", 2), ("measure", seconds)):
+            for name, url in targets.items():
+                print(f"warm-up: {name} for 2s", flush=True)
+                run_wrk_get(wrk, url, 2)
+            measured: dict[str, list] = {name: [] for name in targets}
+            for n in range(rounds):
                 for name, url in targets.items():
-                    print(f"{phase}: {name} for {duration}s", flush=True)
-                    results[name] = run_wrk_get(wrk, url, duration)
-            ok = report(results)
+                    print(f"measure: {name} for {max(1, seconds // rounds)}s (round {n + 1} of {rounds})", flush=True)
+                    measured[name].append(run_wrk_get(wrk, url, max(1, seconds // rounds)))
+            ok = report({name: combine(r) for name, r in measured.items()})
         finally:
             common.stop(procs)
     return 0 if ok else 1

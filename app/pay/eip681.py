@@ -4,12 +4,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from decimal import Decimal, DecimalException
+from functools import lru_cache
 from urllib.parse import parse_qsl
 
 from eth_utils import is_address, to_checksum_address
 
 URI = re.compile(r"^ethereum:(?:pay-)?(?P<target>0x[0-9a-fA-F]{40})(?:@(?P<chain>\d+))?"
                  r"(?:/(?P<function>[A-Za-z_][A-Za-z0-9_]*))?(?:\?(?P<query>.*))?$")
+checksummed = lru_cache(maxsize=4096)(to_checksum_address)  # a keccak per call: every pay page builds several
 
 
 @dataclass(frozen=True)
@@ -24,13 +26,13 @@ class PaymentRequest:
 
 def native_uri(to: str, chain_id: int, wei: int) -> str:
     """Return ethereum:<to>@<chainId>?value=<wei>."""
-    return f"ethereum:{to_checksum_address(to)}@{int(chain_id)}?value={_whole(wei)}"
+    return f"ethereum:{checksummed(to)}@{int(chain_id)}?value={_whole(wei)}"
 
 
 def erc20_uri(token: str, chain_id: int, to: str, amount: int) -> str:
     """Return ethereum:<token>@<chainId>/transfer?address=<to>&uint256=<amount>."""
-    return (f"ethereum:{to_checksum_address(token)}@{int(chain_id)}/transfer"
-            f"?address={to_checksum_address(to)}&uint256={_whole(amount)}")
+    return (f"ethereum:{checksummed(token)}@{int(chain_id)}/transfer"
+            f"?address={checksummed(to)}&uint256={_whole(amount)}")
 
 
 def quote_uri(token: str | None, chain_id: int, to: str, amount: int) -> str:

@@ -10,7 +10,6 @@ import threading
 from flask import Blueprint, Flask, Response, current_app, jsonify, redirect, render_template, request, url_for
 
 from app.api.openapi import doc
-from app.domain.images import data_uri
 from app.errors import ApiError, NotFound
 from app.pay import events, filters, present, qr, stream
 from app.pay.schemas import PayStatusSchema
@@ -147,7 +146,7 @@ def _chain():
 def _render(template: str, snap: checkout.Snapshot, status: dict, **context) -> Response:
     """Return a shopper's page (revalidated on every visit: it shows live state)."""
     html = render_template(template, order=snap.order, status=status, chain=_chain(), thumbs=snap.thumbs,
-                           logo=data_uri("image/png", snap.logo) if snap.logo else None, **context)
+                           logo=snap.logo, **context)
     response = Response(html, mimetype="text/html")
     response.headers["Cache-Control"] = "no-cache"
     return response

@@ -4,8 +4,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from app.chain import quotes
@@ -17,7 +18,7 @@ from app.domain.statuses import OrderStatus, check_transition
 from app.errors import ChainUnavailable, Conflict, NotFound
 from app.extensions import db
 from app.models import ChainCursor, Order, OrderStatusChange, Payment, Quote, ShopConfig, utcnow
-from app.services import inventory, shops
+from app.services import media
 from app.services.orders import OrderSettings
 from app.services.payments import value_cents
 
@@ -34,18 +35,32 @@ class Snapshot:
     paid: list[Payment]
     head: int | None
     thumbs: dict[str, str] = field(default_factory=dict)
-    logo: bytes | None = None
+    logo: str | None = None  # a data URI
 
 
 def snapshot(receipt_id: str, with_media: bool = False) -> Snapshot:
     """Return the order's current snapshot (thumbnails and logo too when with_media); raises NotFound."""
-    order = find_order(receipt_id)
+    row = None
+    if RECEIPT_ID_PATTERN.match(receipt_id):
+        row = db.read(_snapshot_query(), {"receipt_id": receipt_id}).unique().first()
+    if row is None:
+        raise NotFound(f"No receipt {receipt_id}")
+    order, head, media_version = row
     paid = payments_of(order)
-    head = chain_head(order.chain_id) if paid else None
     if not with_media:
         return Snapshot(order, paid, head)
-    thumbs = inventory.thumbnails({line["itemId"] for line in order.line_items})
-    return Snapshot(order, paid, head, thumbs, shops.logo(order.merchant_id))
+    thumbs, logo = media.for_order(order.merchant_id, {line["itemId"] for line in order.line_items}, media_version)
+    return Snapshot(order, paid, head, thumbs, logo)
+
+
+@cache
+def _snapshot_query() -> Select:
+    """Return the one statement of a snapshot: the order with its quotes and payments, the watcher's head
+    on its chain and its shop's media version (built once: it is the hot path of every pay page and poll)."""
+    head = select(ChainCursor.block_number).where(ChainCursor.chain_id == Order.chain_id).scalar_subquery()
+    media_version = select(ShopConfig.updated_at).where(ShopConfig.merchant_id == Order.merchant_id).scalar_subquery()
+    return select(Order, head, media_version).where(Order.receipt_id == bindparam("receipt_id")).options(
+        joinedload(Order.quotes), joinedload(Order.payments))
 
 
 def find_order(receipt_id: str, lock: bool = False) -> Order:
@@ -65,12 +80,6 @@ def find_order(receipt_id: str, lock: bool = False) -> Order:
 def payments_of(order: Order) -> list[Payment]:
     """Return the order's recorded payments, oldest first (no query for an order that cannot have any)."""
     return [] if order.status in UNPAID else list(order.payments)
-
-
-def chain_head(chain_id: int | None) -> int | None:
-    """Return the last block the watcher processed on the chain, or None before its first tick."""
-    return None if chain_id is None else db.session.scalar(
-        select(ChainCursor.block_number).where(ChainCursor.chain_id == chain_id))
 
 
 def confirmations(payment: Payment, head: int | None) -> int:

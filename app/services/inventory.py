@@ -11,6 +11,7 @@ from app.domain.ids import new_item_id
 from app.errors import Conflict, InvalidInput, NotFound
 from app.extensions import db
 from app.models import InventoryItem, Merchant
+from app.services import shops
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +55,7 @@ def update_item(merchant: Merchant, item_id: str, fields: dict) -> InventoryItem
 def delete_item(merchant: Merchant, item_id: str) -> None:
     """Delete the item (orders keep their own copy of each line); raises NotFound."""
     db.session.delete(get_item(merchant, item_id))
+    shops.media_changed(merchant.id)
     db.session.commit()
 
 
@@ -84,6 +86,7 @@ def set_thumbnail(merchant: Merchant, item_id: str, data: bytes) -> str:
         item.thumbnail_jpeg = images.thumbnail_jpeg(data)
     except images.BadImage as exc:
         raise InvalidInput(str(exc), fields={"image": [str(exc)]}) from exc
+    shops.media_changed(merchant.id)
     db.session.commit()
     logger.info("item thumbnail stored item=%s bytes=%d", item.id, len(item.thumbnail_jpeg))
     return images.data_uri("image/jpeg", item.thumbnail_jpeg)

@@ -4,13 +4,13 @@ from __future__ import annotations
 import logging
 
 from eth_utils import to_checksum_address
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from app.domain import images
 from app.domain.ids import normalize_wallet
 from app.errors import Conflict, InvalidInput
 from app.extensions import db
-from app.models import Merchant, ShopConfig
+from app.models import Merchant, ShopConfig, utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +80,9 @@ def set_logo(merchant: Merchant, data: bytes) -> bytes:
     return config.logo_png
 
 
-def logo(merchant_id: int) -> bytes | None:
-    """Return the shop's logo PNG, or None when none was uploaded."""
-    return db.session.scalar(select(ShopConfig.logo_png).where(ShopConfig.merchant_id == merchant_id))
+def media_changed(merchant_id: int) -> None:
+    """Move the shop's media version (its config's updated_at), so every process drops its cached pictures.
+
+    Part of the caller's transaction: call it before committing an item thumbnail or an item's removal.
+    """
+    db.session.execute(update(ShopConfig).where(ShopConfig.merchant_id == merchant_id).values(updated_at=utcnow()))

@@ -10,6 +10,7 @@ from PIL import Image
 
 from app.models import utcnow
 from tests.pay.conftest import usdc_units
+from tests.test_extensions import drop_connections
 
 ETH_QUOTE = 4_217_000_000_000_000  # $12.65 at $3,000.00, rounded up to a multiple of 10^12 wei
 
@@ -121,6 +122,36 @@ def test_thumbnails_and_logo_are_shown(pay_client, make_order, shop, client):
     assert f'<img class="thumb" src="{thumb["image"]}"' in html
     assert f'<img class="logo" src="{logo["image"]}"' in html
     assert html.count('class="thumb placeholder"') == 1, "the croissant has no picture"
+
+
+def test_changed_or_removed_pictures_replace_the_ones_a_page_already_showed(pay_client, make_order, shop, client):
+    def upload(path: str, colour: tuple) -> str:
+        image = io.BytesIO()
+        Image.new("RGB", (200, 200), colour).save(image, "PNG")
+        return client.post(path, data=image.getvalue(), headers={**shop.headers, "Content-Type": "image/png"}).json["image"]
+
+    coffee = f"/api/inventory/{shop.items['COFFEE-001'].id}"
+    old_thumb, old_logo = upload(f"{coffee}/image", (10, 120, 200)), upload("/api/shop/logo", (10, 120, 200))
+    receipt_id = make_order()
+    assert old_thumb in page(pay_client, receipt_id)[1], "the pictures are now cached by this process"
+    new_thumb, new_logo = upload(f"{coffee}/image", (200, 40, 10)), upload("/api/shop/logo", (200, 40, 10))
+    _, html = page(pay_client, receipt_id)
+    assert new_thumb != old_thumb and new_logo != old_logo
+    assert new_thumb in html and new_logo in html and old_thumb not in html and old_logo not in html
+    assert client.delete(coffee, headers=shop.headers).status_code == 200
+    _, html = page(pay_client, receipt_id)
+    assert new_thumb not in html and html.count('class="thumb placeholder"') == 2, "a removed item shows no picture"
+
+
+def test_page_and_status_survive_the_database_dropping_their_pooled_connections(pay_client, make_order,
+                                                                                database_url):
+    if not database_url.startswith("postgresql"):
+        pytest.skip("a connection the server drops needs a database server")
+    receipt_id = make_order()
+    for path in (f"/pay/{receipt_id}", f"/pay/{receipt_id}/status"):
+        assert pay_client.get(path).status_code == 200, "the pool holds a connection used a moment ago"
+        drop_connections(database_url)
+        assert pay_client.get(path).status_code == 200, "the read is retried on a fresh connection"
 
 
 @pytest.mark.parametrize("path", ["/pay/{}", "/receipt/{}", "/pay/{}/status", "/pay/{}/qr/USDC.png"],
