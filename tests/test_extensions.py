@@ -8,10 +8,11 @@ from sqlalchemy import exc, text
 from app.extensions import make_engine
 
 
+pytestmark = pytest.mark.postgresql  # a connection the server drops needs a database server
+
+
 @pytest.fixture
 def postgres_url(database_url) -> str:
-    if not database_url.startswith("postgresql"):
-        pytest.skip("a connection the server drops needs a database server")
     return database_url
 
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_CEILING, Decimal
 
 from app.domain.money import cents_to_usd
 
@@ -22,12 +21,6 @@ class Progress:
     @property
     def due_cents(self) -> int:
         return max(0, self.total_cents - self.paid_cents)
-
-
-def units_for_cents(cents: int, decimals: int, usd_rate: Decimal, step: int = 1) -> int:
-    """Return the base units worth at least cents at usd_rate, rounded up to a multiple of step."""
-    units = (Decimal(cents) * Decimal(10) ** decimals / (100 * usd_rate)).to_integral_value(ROUND_CEILING)
-    return -(-int(units) // step) * step
 
 
 def state(p: Progress) -> str:

@@ -6,27 +6,26 @@ from datetime import datetime
 from app.chain.settings import ChainSettings
 from app.domain import checkout as words
 from app.domain.money import cents_to_usd, units_display
-from app.models import Order, Payment, Quote
+from app.models import Order, Payment, Quote, Refund
 from app.pay import eip681, qr
 from app.services import checkout
 from app.services.payments import value_cents
 
-PAYABLE = ("waiting", "partial", "expired")  # states in which the page shows what to send
-
-
 def token_options(order: Order, due_cents: int) -> list[dict]:
-    """Return, per quoted token, what to send now (the whole quote, or what is still due) and its URI."""
-    return [_option(order, quote, due_cents) for quote in order.quotes]
+    """Return, per quoted token, what to send now (the whole quote, or what is still due) and its URI;
+    nothing once nothing is due (a paid order must not invite a second payment)."""
+    return [_option(order, quote, due_cents) for quote in order.quotes] if due_cents > 0 else []
 
 
 def token_option(order: Order, paid: list[Payment], token: str) -> dict | None:
-    """Return what to send now in one token, or None when the order has no quote in it."""
+    """Return what to send now in one token, or None when the order has no quote in it or nothing is due."""
+    due_cents = max(0, order.total_cents - value_cents(order, paid))
     quote = next((q for q in order.quotes if q.symbol == token), None)
-    return None if quote is None else _option(order, quote, max(0, order.total_cents - value_cents(order, paid)))
+    return None if quote is None or due_cents == 0 else _option(order, quote, due_cents)
 
 
 def _option(order: Order, quote: Quote, due_cents: int) -> dict:
-    units = checkout.due_units(quote, due_cents) if 0 < due_cents < order.total_cents else quote.amount_base_units
+    units = checkout.due_units(quote, due_cents) if due_cents < order.total_cents else quote.amount_base_units
     uri = eip681.quote_uri(quote.token_address, order.chain_id, order.deposit_address, units)
     return {"token": quote.symbol, "tokenAddress": quote.token_address, "decimals": quote.decimals,
             "amount": str(units), "amountDisplay": units_display(units, quote.decimals),
@@ -56,6 +55,13 @@ def payment_body(order: Order, payment: Payment, head: int | None) -> dict:
             "amountDisplay": units_display(payment.amount_base_units, decimals),
             "usd": cents_to_usd(payment.usd_cents), "block": payment.block_number, "late": payment.late,
             "confirmations": checkout.confirmations(payment, head)}
+
+
+def refund_body(order: Order, refund: Refund, chain: ChainSettings) -> dict:
+    """Return one confirmed refund as the shopper sees it, its transaction linked to the explorer."""
+    decimals = next((q.decimals for q in order.quotes if q.symbol == refund.symbol), 18)
+    return {"txHash": refund.tx_hash, "link": explorer_tx(chain, refund.tx_hash), "token": refund.symbol,
+            "amountDisplay": units_display(refund.paid_base_units, decimals), "usd": cents_to_usd(refund.usd_cents)}
 
 
 def explorer_tx(chain: ChainSettings, tx_hash: str) -> str | None:

@@ -21,7 +21,7 @@ filters.register(bp)
 
 # No inline script or style anywhere: pay.js and pay.css are files; thumbnails and the logo are data: URIs.
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
-       "form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+       "form-action 'self'; base-uri 'none'")  # frame-ancestors: added by app/security.py (PAY_FRAME_ANCESTORS)
 JSON_ENDPOINTS = {"pay.status", "pay.events_stream", "pay.qr_image"}
 QR_MAX_AGE = 365 * 24 * 3600
 
@@ -72,7 +72,8 @@ def receipt(receipt_id: str):
     payments = [{**present.payment_body(snap.order, p, snap.head), "link": present.explorer_tx(chain, p.tx_hash)}
                 for p in snap.paid]
     return _render("pay/receipt.html", snap, present.status_body(snap.order, snap.paid, snap.head, chain),
-                   payments=payments, refunds=getattr(snap.order, "refunds", []))
+                   payments=payments, refunds=[present.refund_body(snap.order, r, chain) for r in snap.order.refunds
+                                               if r.status == "confirmed"])
 
 
 @bp.get("/pay/<receipt_id>/qr/<token>.<fmt>")
@@ -87,7 +88,7 @@ def qr_image(receipt_id: str, token: str, fmt: str):
         snap = checkout.snapshot(receipt_id)
         option = present.token_option(snap.order, snap.paid, token)
         if option is None:
-            raise NotFound(f"Receipt {receipt_id} has no {token} quote")
+            raise NotFound(f"Nothing to pay on receipt {receipt_id} in {token}")
         uri = qr.remember(receipt_id, token, option["uri"])
     response = Response(qr.render(uri, fmt), mimetype=qr.FORMATS[fmt])
     response.set_etag(qr.version(uri))

@@ -7,19 +7,20 @@ from datetime import datetime
 from functools import cache
 
 from sqlalchemy import Select, bindparam, select
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import joinedload
 
 from app.chain import quotes
 from app.chain.quotes import ETH_QUOTE_STEP
 from app.chain.settings import ETH, ChainSettings
-from app.domain.checkout import Progress, units_for_cents
+from app.domain.checkout import Progress
+from app.domain.money import units_for_cents
 from app.domain.ids import RECEIPT_ID_PATTERN
 from app.domain.statuses import OrderStatus, check_transition
 from app.errors import ChainUnavailable, Conflict, NotFound
 from app.extensions import db
 from app.models import ChainCursor, Order, OrderStatusChange, Payment, Quote, ShopConfig, utcnow
 from app.services import media
-from app.services.orders import OrderSettings
+from app.services.orders import OrderSettings, lock_order
 from app.services.payments import value_cents
 
 logger = logging.getLogger(__name__)
@@ -64,17 +65,15 @@ def _snapshot_query() -> Select:
 
 
 def find_order(receipt_id: str, lock: bool = False) -> Order:
-    """Return the order with its quotes, by its unguessable receipt id; raises NotFound (malformed ids too)."""
+    """Return the order with its quotes, by its unguessable receipt id; raises NotFound (malformed ids too).
+    With lock, the order is re-read under a write lock (on SQLite too) held until the caller commits."""
     order = None
     if RECEIPT_ID_PATTERN.match(receipt_id):
-        query = select(Order).where(Order.receipt_id == receipt_id)
-        if lock:  # FOR UPDATE cannot take the outer join a joined load needs: quotes come in a second query
-            order = db.session.scalar(query.options(selectinload(Order.quotes)).with_for_update())
-        else:
-            order = db.session.scalars(query.options(joinedload(Order.quotes))).unique().first()
+        order = db.session.scalars(select(Order).where(Order.receipt_id == receipt_id)
+                                   .options(joinedload(Order.quotes))).unique().first()
     if order is None:
         raise NotFound(f"No receipt {receipt_id}")
-    return order
+    return lock_order(order.id) if lock else order
 
 
 def payments_of(order: Order) -> list[Payment]:

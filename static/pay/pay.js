@@ -34,8 +34,9 @@
       const hash = document.createElement("span");
       hash.className = "mono";
       hash.textContent = p.txHash.slice(0, 10) + "…" + p.txHash.slice(-6);
-      item.append(hash, " · $" + Number(p.usd).toFixed(2) + " in " + p.token + " · " +
-        p.confirmations + "/" + status.confirmationsRequired + " confirmations");
+      const confirmed = p.confirmations >= status.confirmationsRequired ? "confirmed" :
+        p.confirmations + "/" + status.confirmationsRequired + " confirmations";
+      item.append(hash, " · $" + Number(p.usd).toFixed(2) + " in " + p.token + " · " + confirmed);
       return item;
     }));
   }

@@ -6,9 +6,11 @@ import re
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 from PIL import Image
 
-from app.models import utcnow
+from app import create_app
+from app.models import Order, Refund, utcnow
 from tests.pay.conftest import usdc_units
 from tests.test_extensions import drop_connections
 
@@ -143,10 +145,9 @@ def test_changed_or_removed_pictures_replace_the_ones_a_page_already_showed(pay_
     assert new_thumb not in html and html.count('class="thumb placeholder"') == 2, "a removed item shows no picture"
 
 
+@pytest.mark.postgresql  # a connection the server drops needs a database server
 def test_page_and_status_survive_the_database_dropping_their_pooled_connections(pay_client, make_order,
                                                                                 database_url):
-    if not database_url.startswith("postgresql"):
-        pytest.skip("a connection the server drops needs a database server")
     receipt_id = make_order()
     for path in (f"/pay/{receipt_id}", f"/pay/{receipt_id}/status"):
         assert pay_client.get(path).status_code == 200, "the pool holds a connection used a moment ago"
@@ -198,3 +199,54 @@ def test_static_assets_are_served(pay_client):
     for name, kind in (("pay.js", "javascript"), ("pay.css", "css"), ("print.css", "css")):
         response = pay_client.get(f"/static/pay/{name}")
         assert response.status_code == 200 and kind in response.content_type
+
+
+def test_pay_pages_may_be_framed_only_by_the_configured_origins(app, chain, make_order):
+    receipt_id = make_order()
+    framed = create_app(app.config["TILLPOINT"].with_overrides(CHAIN=chain, PAY_FRAME_ANCESTORS=(
+        "https://shop.example",))).test_client()
+    for client, sources in ((framed, "https://shop.example"), (create_app(app.config["TILLPOINT"].with_overrides(
+            CHAIN=chain)).test_client(), "'none'")):
+        response = client.get(f"/pay/{receipt_id}")
+        assert response.status_code == 200
+        policy = response.headers["Content-Security-Policy"]
+        assert policy.count("frame-ancestors") == 1 and f"frame-ancestors {sources}" in policy
+        assert ("X-Frame-Options" in response.headers) == (sources == "'none'")
+    printable = framed.get(f"/receipt/{receipt_id}")
+    assert "frame-ancestors 'none'" in printable.headers["Content-Security-Policy"]
+
+
+def test_a_paid_order_offers_nothing_more_to_send(pay_client, make_order, pay):
+    receipt_id = make_order()
+    pay(receipt_id, "USDC", usdc_units("12.65"))
+    status = pay_client.get(f"/pay/{receipt_id}/status").json
+    assert status["options"] == [] and status["dueUsd"] == 0
+    assert pay_client.get(f"/pay/{receipt_id}/qr/USDC.png").status_code == 404
+    assert 'id="option-USDC"' not in pay_client.get(f"/pay/{receipt_id}").get_data(as_text=True)
+
+
+def test_printable_receipt_lists_confirmed_refunds_only(pay_client, make_order, pay, in_app):
+    receipt_id = make_order()
+    pay(receipt_id, "USDC", usdc_units("12.65"))
+    confirmed_tx, requested_to = "0x" + "cd" * 32, "0x" + "99" * 20
+    with in_app() as session:
+        order = session.scalar(select(Order).where(Order.receipt_id == receipt_id))
+        session.add_all([
+            Refund(id="rf_confirmed", order_id=order.id, status="confirmed", symbol="USDC", amount_base_units=5_000_000,
+                   paid_base_units=5_000_000, usd_cents=500, to_address="0x" + "77" * 20, tx_hash=confirmed_tx),
+            Refund(id="rf_requested", order_id=order.id, status="requested", symbol="USDC",
+                   amount_base_units=1_000_000, usd_cents=100, to_address=requested_to)])
+        session.commit()
+    html = pay_client.get(f"/receipt/{receipt_id}").get_data(as_text=True)
+    assert f'<a href="https://basescan.org/tx/{confirmed_tx}" rel="noreferrer noopener">{confirmed_tx}</a>' in html
+    assert "5 USDC" in html and "$5.00" in html
+    assert "rf_requested" not in html and "$1.00" not in html
+
+
+def test_payments_show_their_confirmations_until_confirmed(pay_client, make_order, pay):
+    receipt_id = make_order()
+    pay(receipt_id, "USDC", usdc_units("5.00"), block=100, head=100)
+    assert "1/2 confirmations" in pay_client.get(f"/pay/{receipt_id}").get_data(as_text=True)
+    pay(receipt_id, "USDC", usdc_units("1.00"), block=101, head=102)
+    html = pay_client.get(f"/pay/{receipt_id}").get_data(as_text=True)
+    assert "· confirmed</li>" in html and "2/2" not in html and "3/2" not in html
