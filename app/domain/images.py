@@ -8,7 +8,7 @@ import warnings
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
-MAX_PIXELS = 40_000_000  # well below Pillow's own bomb limit: a thumbnail never needs more
+MAX_PIXELS = 16_777_216  # 4096 x 4096: at most 64 MB decoded (RGBA); a 96 x 96 thumbnail never needs more
 FORMATS = ("PNG", "JPEG", "WEBP")
 THUMB_SIZE = (96, 96)
 LOGO_BOX = (240, 96)

@@ -82,10 +82,12 @@ def test_receipts_carry_the_thumbnail_as_thumb(client, shop):
     (b"hello, not an image", "not an image"),
     (image_bytes("GIF"), "not GIF"),
     (image_bytes("PNG")[:200], "damaged"),
+    (png_claiming(4_097, 4_096), "pixels"),
     (png_claiming(7_100, 7_100), "pixels"),
     (png_claiming(60_000, 60_000), "pixels"),
     (b"", "image"),
-], ids=["text", "gif", "truncated", "bomb-50-megapixels", "bomb-3.6-gigapixels", "empty"])
+], ids=["text", "gif", "truncated", "one-column-over-4096-squared", "bomb-50-megapixels", "bomb-3.6-gigapixels",
+        "empty"])
 def test_bad_uploads_are_a_clear_400(client, shop, data, message):
     response = upload(client, shop, shop.items["COFFEE-001"].id, data)
     assert response.status_code == 400
