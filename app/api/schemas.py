@@ -240,15 +240,20 @@ class StatusChangeSchema(Schema):
     cause = fields.Dict()
 
 
-class QuoteSchema(Schema):
+class TokenAmountSchema(Schema):
+    """An amount of one token to send, with its EIP-681 URI (a quote, or what the pay page asks for now)."""
+
     token = fields.String()
     tokenAddress = fields.String(allow_none=True)
     decimals = fields.Integer()
     amount = fields.String(metadata={"description": "base units, as a decimal string"})
     amountDisplay = fields.String()
+    uri = fields.String(metadata={"description": "EIP-681 payment URI"})
+
+
+class QuoteSchema(TokenAmountSchema):
     usdRate = fields.Decimal(as_string=False)
     depositAddress = fields.String()
-    uri = fields.String(metadata={"description": "EIP-681 payment URI"})
     expiresAt = Millis()
 
 

@@ -3,16 +3,11 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields
 
-from app.api.schemas import Millis
+from app.api.schemas import Millis, TokenAmountSchema
 
 
-class PayOptionSchema(Schema):
-    token = fields.String()
-    tokenAddress = fields.String(allow_none=True)
-    decimals = fields.Integer()
+class PayOptionSchema(TokenAmountSchema):
     amount = fields.String(metadata={"description": "base units to send now (what is still due), decimal string"})
-    amountDisplay = fields.String()
-    uri = fields.String(metadata={"description": "EIP-681 payment URI of that amount"})
     qrVersion = fields.String(metadata={"description": "the QR image's ETag; pass as ?v= for a cacheable URL"})
 
 
