@@ -9,7 +9,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app.api.openapi import build_spec, doc
 from app.api.schemas import HealthSchema
+from app.chain.client import RPC_ERRORS, order_time_web3
+from app.chain.settings import ChainSettings
 from app.extensions import db
+from app.models import ChainCursor
 
 logger = logging.getLogger(__name__)
 
@@ -17,14 +20,19 @@ bp = Blueprint("meta", __name__)
 
 
 @bp.get("/healthz")
-@doc("Service health: database (and Redis when configured)", HealthSchema, errors=(503,))
+@doc("Service health: database (and Redis when configured) decide the status; the chain section reports the "
+     "watcher's lag behind the RPC's head", HealthSchema, errors=(503,))
 def healthz():
+    config = current_app.config["TILLPOINT"]
     checks = {"database": _check_database()}
-    if current_app.config["TILLPOINT"].REDIS_URL:
+    if config.REDIS_URL:
         checks["redis"] = _check_redis()
     healthy = all(value == "ok" for value in checks.values())
-    return jsonify(HealthSchema().dump({"status": "ok" if healthy else "degraded", "checks": checks})), (
-        200 if healthy else 503)
+    body = {"status": "ok" if healthy else "degraded", "checks": checks}
+    if config.CHAIN.rpc_url and checks["database"] == "ok":
+        # Reported, never failing the check: API servers must stay in rotation while a watcher catches up.
+        body["chain"] = _chain_lag(config.CHAIN)
+    return jsonify(HealthSchema().dump(body)), 200 if healthy else 503
 
 
 @bp.get("/api/openapi.json")
@@ -51,3 +59,16 @@ def _check_redis() -> str:
     except redis.RedisError:
         logger.warning("health check: redis unreachable")
         return "unavailable"
+
+
+def _chain_lag(chain: ChainSettings) -> dict:
+    cursor = db.session.get(ChainCursor, chain.chain_id)
+    watched = cursor.block_number if cursor else None
+    try:
+        head = order_time_web3(chain.rpc_url).eth.block_number
+    except RPC_ERRORS as exc:
+        logger.warning("health check: chain rpc unreachable (%s)", type(exc).__name__)
+        return {"chainId": chain.chain_id, "rpc": "unavailable", "head": None, "watcherBlock": watched,
+                "lagBlocks": None}
+    return {"chainId": chain.chain_id, "rpc": "ok", "head": head, "watcherBlock": watched,
+            "lagBlocks": None if watched is None else max(0, head - watched)}

@@ -319,9 +319,18 @@ class ErrorSchema(Schema):
     reset_at = fields.Integer(data_key="resetAt", metadata={"description": "rate_limited: when the window resets, ms"})
 
 
+class ChainHealthSchema(Schema):
+    chainId = fields.Integer()
+    rpc = fields.String(metadata={"enum": ["ok", "unavailable"]})
+    head = fields.Integer(allow_none=True)
+    watcherBlock = fields.Integer(allow_none=True, metadata={"description": "the last block the watcher processed"})
+    lagBlocks = fields.Integer(allow_none=True, metadata={"description": "alert on this: it never fails the check"})
+
+
 class HealthSchema(Schema):
     status = fields.String()
     checks = fields.Dict(keys=fields.String(), values=fields.String())
+    chain = fields.Nested(ChainHealthSchema, metadata={"description": "when a chain is configured"})
 
 
 def json_object() -> dict:

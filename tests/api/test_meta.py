@@ -43,3 +43,15 @@ def test_openapi_documents_every_route_and_method(app, client):
 def test_unknown_routes_and_methods_answer_in_the_error_model(client, method, path, status, code):
     response = getattr(client, method)(path)
     assert (response.status_code, response.json["error"]) == (status, code) and response.json["message"]
+
+
+def test_an_unreachable_chain_rpc_is_reported_but_never_fails_health(app):
+    from dataclasses import replace
+
+    from tests.api.test_rate_limits import free_ports
+
+    [port] = free_ports(1)
+    chain = replace(app.config["TILLPOINT"].CHAIN, rpc_url=f"http://127.0.0.1:{port}/v2/KEY")
+    response = create_app(app.config["TILLPOINT"].with_overrides(CHAIN=chain)).test_client().get("/healthz")
+    assert response.status_code == 200 and response.json["status"] == "ok"
+    assert response.json["chain"]["rpc"] == "unavailable" and response.json["chain"]["lagBlocks"] is None

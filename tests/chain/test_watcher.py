@@ -189,3 +189,17 @@ def test_eth_arriving_without_a_transaction_of_its_own_is_credited_from_the_bala
     mine(w3, CONFIRMATIONS)
     paid = watch(receipt["receiptId"])
     assert paid["status"] == "paid" and len(paid["payments"]) == 1, "the same balance is not credited twice"
+
+
+def test_healthz_reports_the_watchers_lag_without_failing_on_it(chain_app, w3, watch):
+    client = chain_app.test_client()
+    before = client.get("/healthz")
+    assert before.status_code == 200 and before.json["chain"]["watcherBlock"] is None
+    watch()
+    mine(w3, 5)
+    lagging = client.get("/healthz")
+    assert lagging.status_code == 200 and lagging.json["status"] == "ok"
+    assert lagging.json["chain"] == {"chainId": w3.eth.chain_id, "rpc": "ok", "head": w3.eth.block_number,
+                                     "watcherBlock": w3.eth.block_number - 5, "lagBlocks": 5}
+    watch()
+    assert client.get("/healthz").json["chain"]["lagBlocks"] == 0
