@@ -320,14 +320,14 @@ class SettleTx(Base):
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class OperatorNonce(Base):
-    """The next nonce of an operator account, reserved under a row lock so two processes never share one."""
+class OperatorLock(Base):
+    """One row per operator account: taken with a write lock while a nonce is chosen and its transaction
+    recorded, so two processes never use the same nonce (app/chain/operator.py)."""
 
-    __tablename__ = "operator_nonces"
+    __tablename__ = "operator_locks"
 
     chain_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     address: Mapped[str] = mapped_column(String(42), primary_key=True)
-    next_nonce: Mapped[int] = mapped_column(BigInteger)  # the last reservation + 1 (the row is the lock)
 
 
 class Refund(Base):

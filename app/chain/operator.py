@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from web3 import Web3
 
 from app.extensions import db
-from app.models import OperatorNonce, SettleTx
+from app.models import OperatorLock, SettleTx
 
 REPLACEMENT_BUMP = (9, 8)  # a replacement pays 12.5 % more (nodes require at least 10 %)
 
@@ -35,8 +35,6 @@ def reserved_nonce(w3: Web3, chain_id: int, address: str) -> Iterator[int]:
             SettleTx.chain_id == chain_id, SettleTx.sender == address, SettleTx.state == "pending"))
         nonce = max(w3.eth.get_transaction_count(address, "pending"), -1 if recorded is None else recorded + 1)
         yield nonce
-        db.session.execute(update(OperatorNonce).where(
-            OperatorNonce.chain_id == chain_id, OperatorNonce.address == address).values(next_nonce=nonce + 1))
         db.session.commit()
     except BaseException:
         db.session.rollback()
@@ -46,10 +44,9 @@ def reserved_nonce(w3: Web3, chain_id: int, address: str) -> Iterator[int]:
 def _lock(chain_id: int, address: str) -> None:
     """Take the operator's lock row (created on first use, without a race on either backend)."""
     insert = postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    db.session.execute(insert(OperatorNonce).values(chain_id=chain_id, address=address, next_nonce=0)
-                       .on_conflict_do_nothing())
-    db.session.execute(update(OperatorNonce).where(OperatorNonce.chain_id == chain_id, OperatorNonce.address == address)
-                       .values(next_nonce=OperatorNonce.next_nonce))
+    db.session.execute(insert(OperatorLock).values(chain_id=chain_id, address=address).on_conflict_do_nothing())
+    db.session.execute(update(OperatorLock).where(OperatorLock.chain_id == chain_id, OperatorLock.address == address)
+                       .values(address=OperatorLock.address))
 
 
 def fees(w3: Web3) -> dict[str, int]:

@@ -16,11 +16,10 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.create_table('operator_nonces',
+    op.create_table('operator_locks',
     sa.Column('chain_id', sa.Integer(), nullable=False),
     sa.Column('address', sa.String(length=42), nullable=False),
-    sa.Column('next_nonce', sa.BigInteger(), nullable=False),
-    sa.PrimaryKeyConstraint('chain_id', 'address', name=op.f('pk_operator_nonces'))
+    sa.PrimaryKeyConstraint('chain_id', 'address', name=op.f('pk_operator_locks'))
     )
     op.create_table('refunds',
     sa.Column('id', sa.String(length=32), nullable=False),
@@ -109,4 +108,4 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_refunds_order_id'))
 
     op.drop_table('refunds')
-    op.drop_table('operator_nonces')
+    op.drop_table('operator_locks')
