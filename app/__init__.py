@@ -8,7 +8,7 @@ from flask import Flask
 
 from app.config import Config
 from app.errors import register_error_handlers
-from app.extensions import db, limiter
+from app.extensions import db
 from app.jsoncodec import DecimalJSONProvider
 
 logger = logging.getLogger(__name__)
@@ -26,23 +26,23 @@ def create_app(config: Config | None = None) -> Flask:
     app.config.update(RATELIMIT_STORAGE_URI=config.REDIS_URL or "memory://",
                       RATELIMIT_KEY_PREFIX=config.RATE_LIMIT_KEY_PREFIX,
                       RATELIMIT_STORAGE_OPTIONS={"socket_timeout": 1, "socket_connect_timeout": 1})
-    limiter.init_app(app)
     register_error_handlers(app)
 
     from app import security
     from app.api import bp as api_bp
     from app.api.meta import bp as meta_bp
-    from app.auth import edge
+    from app.auth import edge, limits
     from app.auth.views import bp as auth_bp
     from app.pay import views as pay_views
 
+    limits.init_app(app)
     edge.init_app(app)
     security.init_app(app)
     app.register_blueprint(api_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(meta_bp)
     pay_views.init_app(app)
-    limiter.exempt(meta_bp)
+    limits.limiter.exempt(meta_bp)
     return app
 
 

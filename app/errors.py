@@ -4,10 +4,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, jsonify, request
-from flask_limiter import RateLimitExceeded
 from werkzeug.exceptions import HTTPException
-
-from app.extensions import limiter
 
 logger = logging.getLogger(__name__)
 
@@ -107,13 +104,6 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def _api_error(error: ApiError):
         return jsonify(error.to_dict()), error.status
-
-    @app.errorhandler(RateLimitExceeded)
-    def _rate_limited(error: RateLimitExceeded):
-        limit = limiter.current_limit
-        reset_ms = int(limit.reset_at * 1000) if limit else None
-        return jsonify({"error": "rate_limited", "message": f"Rate limit exceeded: {error.description}",
-                        "resetAt": reset_ms}), 429
 
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException):

@@ -1,11 +1,9 @@
-"""Extensions created unbound and bound to an app with init_app."""
+"""The database extension, created unbound and bound to an app with init_app (the rate limiter is app.auth.limits)."""
 from __future__ import annotations
 
-import hashlib
 import time
 
-from flask import Flask, current_app, request
-from flask_limiter import Limiter
+from flask import Flask
 from sqlalchemy import create_engine, event, exc
 from sqlalchemy.engine import Engine, Result
 from sqlalchemy.orm import Session, scoped_session, sessionmaker
@@ -94,39 +92,3 @@ def ping_rested_connections(engine: Engine, rest_seconds: float) -> None:
 
 
 db = Database()
-
-
-def rate_limit_key() -> str:
-    """Return who a request counts against: the gateway-stamped wallet, its subscription key (by hash) if
-    that key exists, its signed-in wallet, else its client address (so made-up keys share one bucket)."""
-    from app.auth import edge, sessions
-    from app.auth.keys import active_key
-
-    if stamped := edge.stamped_wallet():
-        return "wallet:" + stamped.lower()
-    key = request.headers.get("Ocp-Apim-Subscription-Key") or request.headers.get("x-api-key")
-    if key and active_key(key) is not None:
-        return "key:" + hashlib.sha256(key.encode()).hexdigest()[:32]
-    if wallet := sessions.subject_or_none():
-        return "session:" + wallet
-    return "ip:" + client_address()
-
-
-def client_address() -> str:
-    """Return the caller's address: behind the gateway, the last X-Forwarded-For hop (the one it appended)."""
-    from app.auth import edge
-
-    forwarded = request.headers.get("X-Forwarded-For", "")
-    if forwarded and edge.came_through_edge():
-        return forwarded.split(",")[-1].strip()
-    return request.remote_addr or "unknown"
-
-
-def configured_rate_limit() -> str:
-    """Return the RATE_LIMIT setting of the current app."""
-    return current_app.config["TILLPOINT"].RATE_LIMIT
-
-
-# One bucket per caller across every route; Redis-backed when REDIS_URL is set, so all workers share it.
-limiter = Limiter(key_func=rate_limit_key, application_limits=[configured_rate_limit], headers_enabled=True,
-                  strategy="fixed-window", in_memory_fallback_enabled=True)
