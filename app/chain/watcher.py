@@ -37,7 +37,7 @@ from app.chain.settings import ETH, ChainSettings
 from app.domain.statuses import OrderStatus
 from app.extensions import db
 from app.models import ChainBlock, ChainCursor, Order, Payment, Sweep, utcnow
-from app.pay import events as pay_events
+from app.services import live_status as pay_events
 from app.services import payments
 from app.services.payments import Transfer
 

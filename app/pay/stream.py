@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from flask import Flask
 
 from app.extensions import db
-from app.pay import events
+from app.services import live_status
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ def status_events(app: Flask, receipt_id: str, read_status: Callable[[str], dict
     """Yield SSE frames: `retry`, then an event `status` each time read_status(receipt_id) changes."""
     deadline = clock() + app.config["TILLPOINT"].PAY_STREAM_SECONDS
     yield f"retry: {RETRY_MS}\n\n"
-    with app.app_context(), events.Subscription(receipt_id) as subscription:
+    with app.app_context(), live_status.Subscription(receipt_id) as subscription:
         db.session.remove()  # the view's session: this stream reads with its own, short-lived ones
         last, last_sent = None, clock()
         while True:

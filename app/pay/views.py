@@ -11,9 +11,9 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, redirect, re
 
 from app.api.openapi import doc
 from app.errors import ApiError, NotFound
-from app.pay import events, filters, present, qr, stream
+from app.pay import filters, present, qr, stream
 from app.pay.schemas import PayStatusSchema
-from app.services import checkout
+from app.services import checkout, live_status
 from app.services.orders import OrderSettings
 
 bp = Blueprint("pay", __name__)
@@ -131,7 +131,7 @@ def events_stream(receipt_id: str):
      None, media="text/html", status=303, errors=(404, 409, 503))
 def requote(receipt_id: str):
     checkout.requote(receipt_id, OrderSettings.from_config(current_app.config["TILLPOINT"]))
-    events.publish([receipt_id])
+    live_status.publish([receipt_id])
     return redirect(url_for(".page", receipt_id=receipt_id), 303)
 
 

@@ -26,7 +26,7 @@ from app.domain.statuses import OrderStatus, check_transition
 from app.errors import Conflict, InvalidInput, NotFound
 from app.extensions import db
 from app.models import Order, OrderStatusChange, Refund, utcnow
-from app.pay import events as pay_events
+from app.services import live_status as pay_events
 from app.services.orders import lock_order
 from app.services.payments import value_cents
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from app.chain.client import make_web3
 from app.chain.watcher import Watcher
-from app.pay import events
+from app.services import live_status as events
 from tests.chain.conftest import CONFIRMATIONS, mine, pay_token, quote
 
 

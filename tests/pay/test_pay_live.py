@@ -10,7 +10,8 @@ import pytest
 import redis
 
 from app import create_app
-from app.pay import events, stream
+from app.pay import stream
+from app.services import live_status as events
 from tests.pay.conftest import usdc_units
 
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 
 from app.models import Order, utcnow
-from app.pay import events
+from app.services import live_status as events
 from tests.pay import conftest
 from tests.pay.conftest import usdc_units
 

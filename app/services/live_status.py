@@ -1,4 +1,4 @@
-"""Live order notifications for open pay pages.
+"""Live order status: the notifications that open pay pages wait for, published by whatever changed the order.
 
 With REDIS_URL set, a change is published on a Redis channel per receipt, so whichever worker holds a
 shopper's stream hears it, whichever process (watcher, another worker) made the change. Without Redis,
@@ -45,7 +45,7 @@ def publish(receipt_ids: Iterable[str]) -> None:
                 pipe.publish(channel(receipt_id), "changed")
             pipe.execute()
     except redis.RedisError:
-        logger.warning("pay events not published (redis unavailable) receipts=%d", len(receipt_ids), exc_info=True)
+        logger.warning("live status not published (redis unavailable) receipts=%d", len(receipt_ids), exc_info=True)
 
 
 class Subscription:
@@ -61,7 +61,7 @@ class Subscription:
                 self.pubsub = _client(url).pubsub(ignore_subscribe_messages=True)
                 self.pubsub.subscribe(channel(receipt_id))
             except redis.RedisError:
-                logger.warning("pay events: redis unavailable, stream falls back to reading the database")
+                logger.warning("live status: redis unavailable, stream falls back to reading the database")
                 self.pubsub = None
 
     @property
@@ -101,7 +101,7 @@ class Subscription:
                     return True
             return False
         except redis.RedisError:
-            logger.warning("pay events: redis lost, stream falls back to reading the database")
+            logger.warning("live status: redis lost, stream falls back to reading the database")
             self.pubsub = None
             return self.event.wait(max(0.0, deadline - time.monotonic()))
 
