@@ -9,9 +9,9 @@ from app.api import bp
 from app.api.openapi import doc
 from app.api.schemas import ReceiptEnvelopeSchema, ReceiptListQuerySchema, ReceiptListSchema, load
 from app.auth.keys import current_merchant, requires
+from app.chain import eip681
 from app.domain.money import cents_to_usd, units_display
 from app.models import Order, Quote
-from app.pay import eip681
 from app.services import inventory, ledger, orders, refunds
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)

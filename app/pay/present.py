@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from app.chain import eip681
 from app.chain.settings import ChainSettings
 from app.domain import checkout as words
 from app.domain.money import cents_to_usd, units_display
 from app.models import Order, Payment, Quote, Refund
-from app.pay import eip681, qr
+from app.pay import qr
 from app.services import checkout
 from app.services.payments import value_cents
 

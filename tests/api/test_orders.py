@@ -9,9 +9,9 @@ import pytest
 
 from app import create_app
 from app.chain.deposits import deposit_address
+from app.chain.eip681 import erc20_uri
 from app.chain.settings import parse_tokens
 from app.domain.pricing import parse_fee_tiers
-from app.pay.eip681 import erc20_uri
 from app.models import IdempotencyRecord, Order, OrderStatusChange, utcnow
 
 CA_COFFEE = {"items": [{"sku": "COFFEE-001", "qty": 2}, {"sku": "PASTRY-001", "qty": 1}], "jurisdictionCode": "US-CA"}

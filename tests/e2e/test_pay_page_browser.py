@@ -16,9 +16,8 @@ from PIL import Image
 from playwright.sync_api import expect, sync_playwright
 from web3 import HTTPProvider, Web3
 
-from app.chain import devchain
+from app.chain import devchain, eip681
 from app.config import read_env_file
-from app.pay import eip681
 from tests.e2e.conftest import TILLPOINT, call
 
 CHROMIUM = "/usr/bin/chromium"

@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 import zxingcpp
 from PIL import Image
 
-from app.pay import eip681
+from app.chain import eip681
 from tests.pay.conftest import USDC, usdc_units
 
 

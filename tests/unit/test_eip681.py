@@ -7,7 +7,7 @@ from eth_utils import to_checksum_address as checksum
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.pay.eip681 import PaymentRequest, erc20_uri, native_uri, parse, quote_uri
+from app.chain.eip681 import PaymentRequest, erc20_uri, native_uri, parse, quote_uri
 
 SPLIT = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
 USDC = "0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48"
