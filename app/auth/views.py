@@ -8,7 +8,8 @@ from flask import Blueprint, current_app, jsonify, request
 
 from app.api.openapi import doc
 from app.api.schemas import LoginSchema, NonceSchema, OkSchema, SessionSchema, json_object, load
-from app.auth import sessions, siwe
+from app.auth import sessions
+from app.domain import siwe
 from app.errors import Forbidden, InvalidInput, Unauthorized
 from app.models import utcnow
 from app.services import sessions as session_service

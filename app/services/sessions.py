@@ -8,8 +8,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import delete
 
-from app.auth import siwe
 from app.config import Config
+from app.domain import siwe
 from app.errors import Forbidden, Unauthorized
 from app.extensions import db
 from app.models import LoginNonce, Merchant, utcnow

@@ -7,7 +7,7 @@ import pytest
 from eth_account import Account
 from eth_account.messages import encode_defunct
 
-from app.auth.siwe import SiweMessage
+from app.domain.siwe import SiweMessage
 from app.services import shops
 
 

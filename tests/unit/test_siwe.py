@@ -7,7 +7,7 @@ import pytest
 from eth_account import Account
 from eth_account.messages import encode_defunct
 
-from app.auth import siwe
+from app.domain import siwe
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
 EXPECTED = siwe.Expected("shop.example", "https", 1)

@@ -1,7 +1,8 @@
 """Sign-In with Ethereum (EIP-4361): build, parse and verify the message a wallet signs.
 
 Only what a login needs: the message grammar of the EIP, checked strictly, and the signer recovered
-with eth-account (EIP-191 personal_sign). Nonce bookkeeping lives in app.services.sessions.
+with eth-account (EIP-191 personal_sign). Pure: the caller passes the time; nonce bookkeeping lives
+in app.services.sessions.
 """
 from __future__ import annotations
 
