@@ -5,6 +5,7 @@ from decimal import Decimal
 
 from app import create_app
 from app.config import Config
+from app.domain.scopes import SCOPES
 from app.services import inventory, keys, shops
 
 WALLET = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"  # anvil dev account #1
@@ -40,7 +41,7 @@ def seed(config: Config, split: str) -> str:
                 inventory.create_item(merchant, {"sku": sku, "name": name, "taxable": taxable,
                                                  "price_cents": int(Decimal(price) * 100)})
             shops.update_config(merchant, {"jurisdictions": JURISDICTIONS, "default_jurisdiction_code": "US-CA"})
-        _, secret = keys.create_key(merchant, list(keys.SCOPES), label="demo")
+        _, secret = keys.create_key(merchant, list(SCOPES), label="demo")
     from app.extensions import db
 
     db.engine.dispose()

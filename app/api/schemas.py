@@ -8,8 +8,8 @@ from typing import Any
 from marshmallow import INCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
 from app.domain.money import cents_to_usd, usd_to_cents
+from app.domain.scopes import SCOPES
 from app.errors import InvalidInput
-from app.services.keys import SCOPES as KEY_SCOPES
 
 MAX_QTY = 10_000
 MAX_LINES = 100
@@ -527,8 +527,8 @@ class KeyListSchema(Schema):
 
 
 class KeyCreateSchema(Schema):
-    scopes = fields.List(fields.String(validate=validate.OneOf(KEY_SCOPES)), required=True,
-                         validate=validate.Length(1, len(KEY_SCOPES)))
+    scopes = fields.List(fields.String(validate=validate.OneOf(SCOPES)), required=True,
+                         validate=validate.Length(1, len(SCOPES)))
     label = fields.String(load_default="", validate=validate.Length(max=200))
 
 

@@ -13,6 +13,7 @@ from flask import current_app, g, request
 
 from app.auth import edge, sessions
 from app.domain.ids import normalize_wallet
+from app.domain.scopes import SCOPES
 from app.errors import Forbidden, InsufficientScope, InvalidInput, NotFound, Unauthorized
 from app.models import Merchant
 from app.services import keys, shops
@@ -99,7 +100,7 @@ def session_caller(session: sessions.SessionToken) -> Caller:
     who = session_service.identity(session.wallet, current_app.config["TILLPOINT"])
     if who.merchant is None:
         raise Forbidden("This session has no merchant to act for")
-    return Caller(who.merchant, None, frozenset(keys.SCOPES), via="session", wallet=who.wallet, roles=who.roles)
+    return Caller(who.merchant, None, frozenset(SCOPES), via="session", wallet=who.wallet, roles=who.roles)
 
 
 def stamped_caller(wallet: str) -> Caller:
@@ -111,7 +112,7 @@ def stamped_caller(wallet: str) -> Caller:
     if merchant is None:
         raise Unauthorized(f"No merchant has the wallet in {edge.STAMP_HEADER}")
     scopes = edge.stamped_scopes()
-    return Caller(merchant, None, frozenset(keys.SCOPES) if scopes is None else scopes, via="edge",
+    return Caller(merchant, None, frozenset(SCOPES) if scopes is None else scopes, via="edge",
                   wallet=merchant.wallet)
 
 

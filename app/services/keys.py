@@ -9,17 +9,13 @@ from datetime import timedelta
 from sqlalchemy import select, update
 
 from app.domain.ids import new_key_id, new_key_secret
+from app.domain.scopes import SCOPES
 from app.errors import InsufficientScope, InvalidInput, NotFound
 from app.extensions import db
 from app.models import ApiKey, Merchant, utcnow
 
 logger = logging.getLogger(__name__)
 
-SCOPES = (
-    "orders:create", "orders:read", "receipts:read", "receipts:refund",
-    "inventory:read", "inventory:write", "shop:read", "shop:write", "split:read", "split:write",
-    "keys:read", "keys:write",
-)
 LAST_USED_PRECISION = timedelta(minutes=1)  # at most one write per key per minute, not one per request
 
 

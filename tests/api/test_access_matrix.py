@@ -15,6 +15,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import select
 
+from app.domain.scopes import SCOPES
 from app.models import ApiKey, InventoryItem, Merchant, Order, Refund, ShopConfig
 from app.services import keys, shops
 from tests.api.conftest import Wallet
@@ -179,7 +180,7 @@ def test_a_key_without_the_routes_scope_is_403_and_changes_nothing(app, client, 
     failures = []
     for route in keyed_routes(app):
         before = snapshot(in_app, attacker.merchant.id), snapshot(in_app, victim.merchant.id)
-        secret = factory.key(attacker.merchant, [s for s in keys.SCOPES if s != route.scope])
+        secret = factory.key(attacker.merchant, [s for s in SCOPES if s != route.scope])
         response = call(client, route, victim, {"x-api-key": secret})
         if (response.status_code, response.json["error"]) != (403, "insufficient_scope"):
             failures.append(f"{route.method} {route.rule}: {response.status_code} {response.json}")
