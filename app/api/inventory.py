@@ -4,19 +4,18 @@ from __future__ import annotations
 from flask import jsonify, request
 
 from app.api import bp
-from app.api.openapi import doc
 from app.api.schemas import (
     ImageEnvelopeSchema,
     InventoryItemEnvelopeSchema,
     InventoryItemInSchema,
     InventoryPageSchema,
     InventoryQuerySchema,
-    json_object,
-    load,
     uploaded_image,
 )
 from app.auth.keys import current_merchant, requires
 from app.domain.images import MAX_UPLOAD_BYTES
+from app.fields import json_object, load
+from app.openapi import doc
 from app.services import inventory
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 from flask import g, jsonify
 
 from app.api import bp
-from app.api.openapi import doc
-from app.api.schemas import KeyCreatedSchema, KeyCreateSchema, KeyEnvelopeSchema, KeyListSchema, json_object, load
+from app.api.schemas import KeyCreatedSchema, KeyCreateSchema, KeyEnvelopeSchema, KeyListSchema
 from app.auth.keys import current_merchant, requires
+from app.fields import json_object, load
+from app.openapi import doc
 from app.services import keys
 
 

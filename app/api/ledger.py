@@ -4,10 +4,11 @@ from __future__ import annotations
 from flask import jsonify, request
 
 from app.api import bp
-from app.api.openapi import doc
 from app.api.receipts import ledger_entry, window_end, window_start
-from app.api.schemas import LedgerSummarySchema, TimeWindowSchema, load
+from app.api.schemas import LedgerSummarySchema, TimeWindowSchema
 from app.auth.keys import current_merchant, requires
+from app.fields import load
+from app.openapi import doc
 from app.services import ledger
 
 

@@ -7,12 +7,12 @@ from flask import Blueprint, current_app, jsonify
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.api.openapi import build_spec, doc
 from app.api.schemas import HealthSchema
 from app.chain.client import RPC_ERRORS, order_time_web3
 from app.chain.settings import ChainSettings
 from app.extensions import db
 from app.models import ChainCursor
+from app.openapi import build_spec, doc
 
 logger = logging.getLogger(__name__)
 

@@ -6,12 +6,13 @@ import hashlib
 from flask import current_app, g, jsonify, request
 
 from app.api import bp
-from app.api.openapi import doc
 from app.api.receipts import receipt_body
-from app.api.schemas import CreateOrderSchema, ReceiptEnvelopeSchema, json_object, load
+from app.api.schemas import CreateOrderSchema, ReceiptEnvelopeSchema
 from app.auth.keys import current_merchant, requires
 from app.errors import InvalidInput, ItemsRequired
+from app.fields import json_object, load
 from app.jsoncodec import canonical
+from app.openapi import doc
 from app.services import orders
 
 MAX_IDEMPOTENCY_KEY = 255

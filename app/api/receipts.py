@@ -6,12 +6,13 @@ from datetime import datetime, timedelta, timezone
 from flask import current_app, jsonify, request
 
 from app.api import bp
-from app.api.openapi import doc
-from app.api.schemas import ReceiptEnvelopeSchema, ReceiptListQuerySchema, ReceiptListSchema, load
+from app.api.schemas import ReceiptEnvelopeSchema, ReceiptListQuerySchema, ReceiptListSchema
 from app.auth.keys import current_merchant, requires
 from app.chain import eip681
 from app.domain.money import cents_to_usd, units_display
+from app.fields import load
 from app.models import Order, Quote
+from app.openapi import doc
 from app.services import inventory, ledger, orders, refunds
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)

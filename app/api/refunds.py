@@ -4,10 +4,11 @@ from __future__ import annotations
 from flask import current_app, jsonify
 
 from app.api import bp
-from app.api.openapi import doc
-from app.api.schemas import RefundEnvelopeSchema, RefundRequestSchema, RefundTxSchema, json_object, load
+from app.api.schemas import RefundEnvelopeSchema, RefundRequestSchema, RefundTxSchema
 from app.auth.keys import current_merchant, requires
 from app.chain.client import connect, rpc_errors
+from app.fields import json_object, load
+from app.openapi import doc
 from app.services import orders, refunds
 
 

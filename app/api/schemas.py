@@ -1,107 +1,23 @@
-"""Marshmallow schemas: what every route accepts and returns (also the source of the OpenAPI document)."""
+"""Marshmallow schemas of the /api routes: what each accepts and returns (also the source of the OpenAPI document).
+
+The fields and schemas other blueprints share are in app.fields.
+"""
 from __future__ import annotations
 
-import re
-from decimal import Decimal, DecimalException
-from typing import Any
+from decimal import Decimal
 
-from marshmallow import INCLUDE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from app.domain.money import cents_to_usd, usd_to_cents
 from app.domain.scopes import SCOPES
 from app.errors import InvalidInput
+from app.fields import BaseUnitsString, Millis, Rate, TokenAmountSchema, UsdAmount, strict_boolean
 
 MAX_QTY = 10_000
 MAX_LINES = 100
-MAX_PRICE_CENTS = 10_000_000_000  # 100 million USD per unit keeps every total far inside BIGINT
 MAX_ADD_ON_BPS = 1_000
 MAX_TIMESTAMP_MS = 253_402_300_799_000  # 9999-12-31T23:59:59Z, the last instant a datetime holds
 SUPPORTED_TOKENS = ("USDC", "USDT", "ETH")
 CODE = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", error="Use letters, digits, '-', '_' or '.'.")
-
-
-def load(schema: Schema, data: Any, **kwargs) -> Any:
-    """Return schema.load(data); raises InvalidInput listing each bad field."""
-    try:
-        return schema.load(data, **kwargs)
-    except ValidationError as err:
-        raise InvalidInput("Invalid request parameters", fields=err.messages) from err
-
-
-def strict_boolean(**kwargs) -> fields.Boolean:
-    """Return a Boolean field that accepts only JSON true and false."""
-    return fields.Boolean(truthy={True}, falsy={False}, **kwargs)
-
-
-class NumberOrString(fields.Field):
-    """Base for exact numbers sent as a JSON number or a plain decimal string (never a boolean)."""
-
-    default_error_messages = {"invalid": "Must be a number."}
-    STRING_PATTERN = r"^\d+(\.\d+)?$"  # no sign, exponent, spaces or underscores (Decimal() would take them)
-    MINIMUM, MAXIMUM = 0, None
-
-    def _decimal(self, value) -> Decimal:
-        if isinstance(value, bool) or not isinstance(value, int | Decimal | str):
-            raise self.make_error("invalid")
-        if isinstance(value, str) and not re.match(self.STRING_PATTERN, value):
-            raise self.make_error("invalid")
-        try:
-            return Decimal(value.strip() if isinstance(value, str) else value)
-        except DecimalException as exc:
-            raise self.make_error("invalid") from exc
-
-    def openapi_property(self) -> dict:
-        """Return the OpenAPI description of the field: a number, or a string of the same value."""
-        number = {"type": "number", "minimum": self.MINIMUM}
-        if self.MAXIMUM is not None:
-            number["maximum"] = self.MAXIMUM
-        return {"oneOf": [number, {"type": "string", "pattern": self.STRING_PATTERN}],
-                "description": self.default_error_messages["invalid"]}
-
-
-class UsdAmount(NumberOrString):
-    """A USD amount with at most 2 decimals; loads to integer cents, dumps as a Decimal."""
-
-    default_error_messages = {"invalid": "Must be a number or numeric string with at most 2 decimals.",
-                              "range": "Must be between 0 and 100000000.00."}
-    STRING_PATTERN = r"^\d{1,9}(\.\d{1,2})?$"
-    MAXIMUM = MAX_PRICE_CENTS // 100
-
-    def _deserialize(self, value, attr, data, **kwargs) -> int:
-        try:
-            cents = usd_to_cents(self._decimal(value))
-        except ValueError as exc:
-            raise self.make_error("invalid") from exc
-        if not 0 <= cents <= MAX_PRICE_CENTS:
-            raise self.make_error("range")
-        return cents
-
-    def _serialize(self, value, attr, obj, **kwargs) -> Decimal | None:
-        return None if value is None else cents_to_usd(value)
-
-
-class Rate(NumberOrString):
-    """A rate in 0..1 with at most 8 decimals; loads to Decimal."""
-
-    default_error_messages = {"invalid": "Must be a number between 0 and 1 with at most 8 decimals."}
-    STRING_PATTERN = r"^(0(\.\d{1,8})?|1(\.0{1,8})?)$"
-    MAXIMUM = 1
-
-    def _deserialize(self, value, attr, data, **kwargs) -> Decimal:
-        rate = self._decimal(value)
-        if not rate.is_finite() or not 0 <= rate <= 1 or rate.as_tuple().exponent < -8 and rate != round(rate, 8):
-            raise self.make_error("invalid")
-        return rate.normalize() if rate else Decimal(0)
-
-    def _serialize(self, value, attr, obj, **kwargs) -> Decimal | None:
-        return None if value is None else Decimal(value)
-
-
-class Millis(fields.Integer):
-    """A datetime dumped as milliseconds since the epoch, as the reference does."""
-
-    def _serialize(self, value, attr, obj, **kwargs) -> int | None:
-        return None if value is None else int(value.timestamp() * 1000)
 
 
 # ---- inventory
@@ -240,17 +156,6 @@ class StatusChangeSchema(Schema):
     cause = fields.Dict()
 
 
-class TokenAmountSchema(Schema):
-    """An amount of one token to send, with its EIP-681 URI (a quote, or what the pay page asks for now)."""
-
-    token = fields.String()
-    tokenAddress = fields.String(allow_none=True)
-    decimals = fields.Integer()
-    amount = fields.String(metadata={"description": "base units, as a decimal string"})
-    amountDisplay = fields.String()
-    uri = fields.String(metadata={"description": "EIP-681 payment URI"})
-
-
 class QuoteSchema(TokenAmountSchema):
     usdRate = fields.Decimal(as_string=False)
     depositAddress = fields.String()
@@ -307,18 +212,6 @@ class ReceiptListSchema(Schema):
     receipts = fields.List(fields.Nested(ReceiptSchema))
 
 
-class ErrorSchema(Schema):
-    """The error model; some codes add context (resetAt for rate_limited, item and line for a cart error)."""
-
-    class Meta:
-        unknown = INCLUDE
-
-    error = fields.String(required=True)
-    message = fields.String()
-    fields_ = fields.Dict(data_key="fields")
-    reset_at = fields.Integer(data_key="resetAt", metadata={"description": "rate_limited: when the window resets, ms"})
-
-
 class ChainHealthSchema(Schema):
     chainId = fields.Integer()
     rpc = fields.String(metadata={"enum": ["ok", "unavailable"]})
@@ -331,22 +224,6 @@ class HealthSchema(Schema):
     status = fields.String()
     checks = fields.Dict(keys=fields.String(), values=fields.String())
     chain = fields.Nested(ChainHealthSchema, metadata={"description": "when a chain is configured"})
-
-
-def json_object() -> dict:
-    """Return the request body as a JSON object; raises InvalidInput if it is not one."""
-    from flask import request
-
-    from app.jsoncodec import loads
-
-    raw = request.get_data(cache=True)
-    try:
-        body = loads(raw) if raw.strip() else None
-    except (ValueError, RecursionError) as exc:
-        raise InvalidInput("The request body is not valid JSON") from exc
-    if not isinstance(body, dict):
-        raise InvalidInput("The request body must be a JSON object")
-    return body
 
 
 def uploaded_image(max_bytes: int) -> bytes:
@@ -403,21 +280,6 @@ class SplitCreatedSchema(Schema):
 
 TX_HASH = validate.Regexp(r"^0x[0-9a-fA-F]{64}$", error="Must be 0x followed by 64 hex.")
 ADDRESS = validate.Regexp(r"^0x[0-9a-fA-F]{40}$", error="Must be 0x followed by 40 hex.")
-
-
-class BaseUnitsString(fields.String):
-    """A token amount in base units as a decimal string of digits (exact beyond 2^53); loads to int."""
-
-    default_error_messages = {"invalid": "Must be a string of decimal digits (base units)."}
-
-    def _deserialize(self, value, attr, data, **kwargs) -> int:
-        text = super()._deserialize(value, attr, data, **kwargs)
-        if not (text.isascii() and text.isdigit()) or len(text) > 78:
-            raise self.make_error("invalid")
-        return int(text)
-
-    def _serialize(self, value, attr, obj, **kwargs) -> str | None:
-        return None if value is None else str(value)
 
 
 class RefundItemSchema(Schema):
@@ -539,33 +401,3 @@ class KeyEnvelopeSchema(Schema):
 
 class KeyCreatedSchema(KeyEnvelopeSchema):
     secret = fields.String(metadata={"description": "the key itself, shown only in this response"})
-
-
-# ---- sign-in (EIP-4361)
-
-class NonceSchema(Schema):
-    nonce = fields.String()
-    expires_at = Millis(data_key="expiresAt")
-    domain = fields.String(metadata={"description": "the domain the message must name"})
-    uri = fields.String(metadata={"description": "a URI the message may name (same scheme and host)"})
-    chain_id = fields.Integer(data_key="chainId")
-    version = fields.String()
-
-
-class LoginSchema(Schema):
-    message = fields.String(required=True, validate=validate.Length(1, 4000))
-    signature = fields.String(required=True, validate=validate.Length(1, 200))
-
-
-class SessionSchema(Schema):
-    ok = fields.Boolean()
-    wallet = fields.String()
-    roles = fields.List(fields.String(validate=validate.OneOf(["merchant", "platform_admin"])))
-    merchant_id = fields.Integer(data_key="merchantId", allow_none=True)
-    csrf_token = fields.String(data_key="csrfToken",
-                               metadata={"description": "echo in X-CSRF-Token on every state-changing request"})
-    expires_at = Millis(data_key="expiresAt")
-
-
-class OkSchema(Schema):
-    ok = fields.Boolean()

@@ -4,17 +4,16 @@ from __future__ import annotations
 from flask import jsonify
 
 from app.api import bp
-from app.api.openapi import doc
 from app.api.schemas import (
     ImageEnvelopeSchema,
     ShopConfigEnvelopeSchema,
     ShopConfigSchema,
-    json_object,
-    load,
     uploaded_image,
 )
 from app.auth.keys import current_merchant, requires
 from app.domain.images import MAX_UPLOAD_BYTES, data_uri
+from app.fields import json_object, load
+from app.openapi import doc
 from app.services import shops
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 from flask import current_app, jsonify, request
 
 from app.api import bp
-from app.api.openapi import doc
-from app.api.schemas import SplitCreatedSchema, SplitEnvelopeSchema, SplitRequestSchema, json_object, load
+from app.api.schemas import SplitCreatedSchema, SplitEnvelopeSchema, SplitRequestSchema
 from app.auth.keys import current_merchant, requires
+from app.fields import json_object, load
+from app.openapi import doc
 from app.services import splits
 
 

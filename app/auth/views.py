@@ -6,12 +6,13 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, jsonify, request
 
-from app.api.openapi import doc
-from app.api.schemas import LoginSchema, NonceSchema, OkSchema, SessionSchema, json_object, load
 from app.auth import sessions
+from app.auth.schemas import LoginSchema, NonceSchema, SessionSchema
 from app.domain import siwe
 from app.errors import Forbidden, InvalidInput, Unauthorized
+from app.fields import OkSchema, json_object, load
 from app.models import utcnow
+from app.openapi import doc
 from app.services import sessions as session_service
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")

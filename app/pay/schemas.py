@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields
 
-from app.api.schemas import Millis, TokenAmountSchema
+from app.fields import Millis, TokenAmountSchema
 
 
 class PayOptionSchema(TokenAmountSchema):

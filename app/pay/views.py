@@ -9,8 +9,8 @@ import threading
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, redirect, render_template, request, url_for
 
-from app.api.openapi import doc
 from app.errors import ApiError, NotFound
+from app.openapi import doc
 from app.pay import filters, present, qr, stream
 from app.pay.schemas import PayStatusSchema
 from app.services import checkout, live_status

@@ -7,7 +7,7 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Flask
 
-from app.api.schemas import ErrorSchema
+from app.fields import ErrorSchema
 
 KEY_SCHEME = {"type": "apiKey", "in": "header", "name": "Ocp-Apim-Subscription-Key"}
 WALLET_SCHEME = {"type": "apiKey", "in": "header", "name": "x-wallet"}
