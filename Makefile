@@ -20,6 +20,7 @@ demo: $(STAMP) node_modules
 	@$(VENV)/bin/tillpoint dev
 
 test: $(STAMP) node_modules
+	$(VENV)/bin/lint-imports  # the layers of DESIGN.md §2 (.importlinter): fails on an upward import
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)
