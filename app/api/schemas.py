@@ -8,6 +8,7 @@ from typing import Any
 from marshmallow import INCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
 from app.domain.money import cents_to_usd, usd_to_cents
+from app.domain.statuses import RefundStatus
 from app.errors import InvalidInput
 from app.services.keys import SCOPES as KEY_SCOPES
 
@@ -470,7 +471,7 @@ class SweepSchema(Schema):
 
 class RefundSchema(Schema):
     refundId = fields.String(attribute="id")
-    status = fields.String(metadata={"enum": ["requested", "submitted", "confirmed"]})
+    status = fields.String(metadata={"enum": [s.value for s in RefundStatus]})
     token = fields.String(attribute="symbol")
     amount = BaseUnitsString(attribute="amount_base_units")
     usd = UsdAmount(attribute="usd_cents")

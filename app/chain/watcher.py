@@ -122,7 +122,7 @@ class Watcher:
         settlement), and the others while their quote is valid or expired within the monitor window."""
         orders = db.session.scalars(select(Order).options(selectinload(Order.quotes)).where(
             Order.chain_id == self.chain.chain_id, Order.deposit_address.is_not(None),
-            or_(Order.status == OrderStatus.PAID.value, Order.expires_at >= now - self.monitor_window))).all()
+            or_(Order.status == OrderStatus.PAID, Order.expires_at >= now - self.monitor_window))).all()
         return {order.deposit_address.lower(): order for order in orders}
 
     def _token_transfers(self, first: int, last: int, blocks: list, watched: dict[str, Order]) -> list[Transfer]:

@@ -10,6 +10,7 @@ import threading
 from flask import Blueprint, Flask, Response, current_app, jsonify, redirect, render_template, request, url_for
 
 from app.api.openapi import doc
+from app.domain.statuses import RefundStatus
 from app.errors import ApiError, NotFound
 from app.pay import events, filters, present, qr, stream
 from app.pay.schemas import PayStatusSchema
@@ -73,7 +74,7 @@ def receipt(receipt_id: str):
                 for p in snap.paid]
     return _render("pay/receipt.html", snap, present.status_body(snap.order, snap.paid, snap.head, chain),
                    payments=payments, refunds=[present.refund_body(snap.order, r, chain) for r in snap.order.refunds
-                                               if r.status == "confirmed"])
+                                               if r.status == RefundStatus.CONFIRMED])
 
 
 @bp.get("/pay/<receipt_id>/qr/<token>.<fmt>")
