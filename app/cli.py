@@ -140,7 +140,7 @@ def watch() -> None:
     """Follow the chain: record payments to deposit addresses and move orders (one active per chain)."""
     import signal
 
-    from app.chain.runner import run_watcher
+    from app.workers.runner import run_watcher
 
     config = Config.from_env()
     if not config.CHAIN.rpc_url:

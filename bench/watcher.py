@@ -23,7 +23,7 @@ from app import create_app
 from app.chain import devchain
 from app.chain.client import eth_price_reader, make_web3
 from app.chain.events import TRANSFER_TOPIC
-from app.chain.watcher import ADDRESS_CHUNK, Watcher
+from app.workers.watcher import ADDRESS_CHUNK, Watcher
 from app.config import Config
 from app.demo import WALLET, seed
 from app.migrate import upgrade

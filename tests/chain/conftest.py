@@ -13,8 +13,8 @@ from app import create_app
 from app.chain import devchain
 from app.chain.client import forget_prices, make_web3
 from app.chain.settings import ChainSettings, Token
-from app.chain.settler import Settler
-from app.chain.watcher import Watcher
+from app.workers.settler import Settler
+from app.workers.watcher import Watcher
 from app.extensions import db
 from app.models import Order, SettleTx
 from app.services import ledger, refunds

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from app.chain.client import make_web3
-from app.chain.watcher import Watcher
+from app.workers.watcher import Watcher
 from app.pay import events
 from tests.chain.conftest import CONFIRMATIONS, mine, pay_token, quote
 

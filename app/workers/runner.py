@@ -9,8 +9,8 @@ import redis
 
 from app.chain.client import make_web3
 from app.chain.settings import ChainSettings
-from app.chain.settler import Settler
-from app.chain.watcher import Watcher
+from app.workers.settler import Settler
+from app.workers.watcher import Watcher
 from app.config import Config
 from app.services import refunds
 
