@@ -4,12 +4,14 @@ from __future__ import annotations
 import hashlib
 import time
 
-from flask import Flask, current_app, request
+from flask import Flask, request
 from flask_limiter import Limiter
 from sqlalchemy import create_engine, event, exc
 from sqlalchemy.engine import Engine, Result
 from sqlalchemy.orm import Session, scoped_session, sessionmaker
 from sqlalchemy.sql import Executable
+
+from app.config import current_config
 
 REST_BEFORE_PING_SECONDS = 5.0
 RECYCLE_SECONDS = 1800  # below the idle limits of common proxies and managed databases
@@ -136,7 +138,7 @@ def client_address() -> str:
 
 def configured_rate_limit() -> str:
     """Return the RATE_LIMIT setting of the current app."""
-    return current_app.config["TILLPOINT"].RATE_LIMIT
+    return current_config().RATE_LIMIT
 
 
 # One bucket per caller across every route; Redis-backed when REDIS_URL is set, so all workers share it.

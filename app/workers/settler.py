@@ -43,7 +43,6 @@ GAS_MARGIN = (5, 4)  # the node's estimate + 25 %
 class Settler:
     w3: Web3
     chain: ChainSettings
-    monitor_window: timedelta = timedelta(hours=24)
     account: object = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -129,7 +128,7 @@ class Settler:
         merchant's); partly paid ones once their quote has expired (the merchant refunds or settles up).
         Besides paid orders, only those within the monitor window are looked at, as the watcher does.
         """
-        S, recent = OrderStatus, Order.expires_at >= now - self.monitor_window
+        S, recent = OrderStatus, Order.expires_at >= now - self.chain.monitor_window
         orders = db.session.scalars(select(Order).where(
             Order.chain_id == self.chain.chain_id, Order.split_address.is_not(None), or_(
                 Order.status == S.PAID,

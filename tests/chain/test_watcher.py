@@ -138,8 +138,8 @@ def test_small_chunks_reach_a_payment_many_blocks_later(w3, accounts, contracts,
     mine(w3, 10)
     pay_token(w3, contracts.usdc, accounts.shopper, receipt["depositAddress"], quote(receipt, "USDC"))
     mine(w3, CONFIRMATIONS)
-    assert watch(receipt["receiptId"], times=1, max_chunk=3)["status"] == "generated"
-    assert watch(receipt["receiptId"], times=5, max_chunk=3)["status"] == "paid"
+    assert watch(receipt["receiptId"], times=1, watch_chunk=3)["status"] == "generated"
+    assert watch(receipt["receiptId"], times=5, watch_chunk=3)["status"] == "paid"
 
 
 def test_rpc_failure_leaves_the_cursor_where_it_was(w3, accounts, contracts, new_order, watch, chain_app,
