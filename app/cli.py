@@ -10,7 +10,7 @@ import sys
 import click
 
 from app import create_app
-from app.config import Config
+from app.config import Config, current_config
 from app.errors import ApiError
 
 logger = logging.getLogger(__name__)
@@ -77,12 +77,10 @@ def merchants() -> None:
 @with_app
 def merchants_create(wallet: str, name: str, split_address: str | None, as_json: bool) -> None:
     """Create a merchant for a wallet; a --split is first checked on chain, as POST /api/split does."""
-    from flask import current_app
-
     from app.services import shops, splits
 
     if split_address is not None:
-        split_address = splits.verify_split(current_app.config["TILLPOINT"].CHAIN, wallet, split_address)
+        split_address = splits.verify_split(current_config().CHAIN, wallet, split_address)
     merchant = shops.create_merchant(wallet, name, split_address)
     emit(as_json, {"merchantId": merchant.id, "wallet": merchant.wallet, "name": merchant.name,
                    "split": merchant.split_address}, f"merchant {merchant.id} created for {merchant.wallet}")
@@ -140,7 +138,7 @@ def watch() -> None:
     """Follow the chain: record payments to deposit addresses and move orders (one active per chain)."""
     import signal
 
-    from app.chain.runner import run_watcher
+    from app.workers.runner import run_watcher
 
     config = Config.from_env()
     if not config.CHAIN.rpc_url:

@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+
+from flask import current_app
 
 from app.chain.settings import ChainSettings, checksum_or_empty, parse_tokens
 from app.domain.ids import WALLET_PATTERN
@@ -13,6 +16,7 @@ from app.domain.pricing import FeeTier, parse_fee_tiers
 DEFAULT_FEE_TIERS = "0:50"
 DEV_ENVS = ("dev", "test")
 MIN_SECRET_KEY_LENGTH = 32  # HS256 keys shorter than the hash output are brute-forceable offline
+Parser = Callable[[str], object]
 
 
 @dataclass(frozen=True)
@@ -44,31 +48,12 @@ class Config:
     PAY_STREAM_SECONDS: int = 120
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None, instance_path: str = "") -> Config:
-        """Return a Config from environment variables; raises ValueError on a bad value."""
+    def from_env(cls, environ: Mapping[str, str] | None = None, instance_path: str = "") -> Config:
+        """Return a Config from the environment variables that are set (the field defaults stand for the
+        others); raises ValueError naming the setting on a bad value."""
         env = os.environ if environ is None else environ
         instance = env.get("TILLPOINT_INSTANCE", instance_path) or str(Path.cwd() / "instance")
-        return cls(
-            ENV=env.get("TILLPOINT_ENV", "production"),
-            DATABASE_URL=env.get("DATABASE_URL", ""),
-            REDIS_URL=env.get("REDIS_URL", ""),
-            PUBLIC_URL=env.get("PUBLIC_URL", "").rstrip("/"),
-            QUOTE_TTL_SECONDS=int(env.get("QUOTE_TTL", "900")),
-            FEE_TIERS=parse_fee_tiers(env.get("FEE_TIERS", DEFAULT_FEE_TIERS)),
-            INSTANCE_PATH=instance,
-            CHAIN=chain_from_env(env),
-            RATE_LIMIT=env.get("RATE_LIMIT", "600 per minute"),
-            RATE_LIMIT_KEY_PREFIX=env.get("RATE_LIMIT_KEY_PREFIX", "tillpoint"),
-            SECRET_KEY=env.get("SECRET_KEY", ""),
-            SESSION_TTL_SECONDS=int(env.get("SESSION_TTL", "3600")),
-            NONCE_TTL_SECONDS=int(env.get("LOGIN_NONCE_TTL", "300")),
-            ADMIN_WALLETS=parse_wallets(env.get("ADMIN_WALLETS", ""), "ADMIN_WALLETS"),
-            EDGE_SECRET=env.get("EDGE_SECRET", ""),
-            EDGE_ONLY=parse_bool(env.get("EDGE_ONLY", "false"), "EDGE_ONLY"),
-            PAY_FRAME_ANCESTORS=tuple(env.get("PAY_FRAME_ANCESTORS", "").split()),
-            PAY_STREAMS=int(env.get("PAY_STREAMS", "2")),
-            PAY_STREAM_SECONDS=int(env.get("PAY_STREAM_SECONDS", "120")),
-        )
+        return cls(**read_settings(env, ENV_SETTINGS), INSTANCE_PATH=instance, CHAIN=chain_from_env(env))
 
     @property
     def is_dev(self) -> bool:
@@ -114,27 +99,26 @@ def normalize_database_url(url: str) -> str:
     return url
 
 
-def chain_from_env(env) -> ChainSettings:
-    """Return the chain settings: CHAIN_ID, RPC_URL, CONFIRMATIONS, DEPOSIT_FACTORY, TOKENS, ETH_USD_FEED…"""
-    return ChainSettings(
-        chain_id=int(env.get("CHAIN_ID", "31337")),
-        rpc_url=env.get("RPC_URL", ""),
-        network_name=env.get("NETWORK_NAME", "Local dev chain"),
-        confirmations=int(env.get("CONFIRMATIONS", "2")),
-        factory=checksum_or_empty(env.get("DEPOSIT_FACTORY", "")),
-        eth_usd_feed=checksum_or_empty(env.get("ETH_USD_FEED", "")),
-        price_max_age_seconds=int(env.get("PRICE_MAX_AGE", "3600")),
-        tokens=parse_tokens(env.get("TOKENS", "")),
-        start_block=int(env["START_BLOCK"]) if env.get("START_BLOCK") else None,
-        platform_payee=checksum_or_empty(env.get("PLATFORM_PAYEE", "")),
-        platform_share_bps=bps_in_range(env.get("PLATFORM_SHARE_BPS", "100"), "PLATFORM_SHARE_BPS"),
-        operator_key=env.get("OPERATOR_PRIVATE_KEY", ""),
-        monitor_window_seconds=int(env.get("MONITOR_WINDOW", str(24 * 3600))),
-        watch_chunk=int(env.get("WATCH_CHUNK", "200")),
-        settle=parse_bool(env.get("SETTLER", "on"), "SETTLER"),
-        settle_stuck_seconds=int(env.get("SETTLE_STUCK_SECONDS", "180")),
-        explorer_url=env.get("EXPLORER_URL", "").rstrip("/"),
-    )
+def chain_from_env(env: Mapping[str, str]) -> ChainSettings:
+    """Return the chain settings from the variables of CHAIN_ENV_SETTINGS that env sets; raises ValueError."""
+    return ChainSettings(**read_settings(env, CHAIN_ENV_SETTINGS))
+
+
+def read_settings(env: Mapping[str, str], table: dict[str, tuple[str, Parser]]) -> dict[str, object]:
+    """Return {field: parsed value} for each variable of table that env sets; raises ValueError naming it."""
+    values = {}
+    for variable, (name, parse) in table.items():
+        if variable in env:
+            try:
+                values[name] = parse(env[variable])
+            except (ValueError, ArithmeticError) as exc:  # ArithmeticError: decimal.InvalidOperation
+                raise ValueError(f"{variable}: {exc}") from exc
+    return values
+
+
+def current_config() -> Config:
+    """Return the Config of the current app; raises RuntimeError outside an app context."""
+    return current_app.config["TILLPOINT"]
 
 
 def child_environment(overrides: dict[str, str]) -> dict[str, str]:
@@ -152,26 +136,76 @@ def read_env_file(path: Path) -> dict[str, str]:
     return pairs
 
 
-def parse_wallets(text: str, name: str) -> frozenset[str]:
-    """Return comma-separated 0x wallets in lowercase; raises ValueError naming the setting."""
+def parse_wallets(text: str) -> frozenset[str]:
+    """Return comma-separated 0x wallets in lowercase; raises ValueError listing the bad ones."""
     wallets = [w.strip() for w in text.split(",") if w.strip()]
     bad = [w for w in wallets if not WALLET_PATTERN.match(w)]
     if bad:
-        raise ValueError(f"{name} must list 0x + 40 hex wallets separated by commas; bad: {bad}")
+        raise ValueError(f"must list 0x + 40 hex wallets separated by commas; bad: {bad}")
     return frozenset(w.lower() for w in wallets)
 
 
-def parse_bool(text: str, name: str) -> bool:
-    """Return true/false (also 1/0, yes/no, on/off) as a bool; raises ValueError naming the setting."""
+def parse_bool(text: str) -> bool:
+    """Return true/false (also 1/0, yes/no, on/off) as a bool; raises ValueError on anything else."""
     value = text.strip().lower()
     if value not in ("true", "false", "1", "0", "yes", "no", "on", "off", ""):
-        raise ValueError(f"{name} must be true or false, not {text!r}")
+        raise ValueError(f"must be true or false, not {text!r}")
     return value in ("true", "1", "yes", "on")
 
 
-def bps_in_range(text: str, name: str) -> int:
-    """Return text as basis points strictly between 0 and 10000; raises ValueError naming the setting."""
+def bps_in_range(text: str) -> int:
+    """Return text as basis points strictly between 0 and 10000; raises ValueError outside."""
     value = int(text)
     if not 0 < value < 10_000:
-        raise ValueError(f"{name} must be between 1 and 9999 basis points, not {value}")
+        raise ValueError(f"must be between 1 and 9999 basis points, not {value}")
     return value
+
+
+def _without_trailing_slash(text: str) -> str:
+    return text.rstrip("/")
+
+
+def _block_or_none(text: str) -> int | None:
+    return int(text) if text else None
+
+
+# Each environment variable: the field it sets and the parser of its text. A variable that is not set
+# leaves the field's default, so every default is written once, on the dataclass.
+ENV_SETTINGS: dict[str, tuple[str, Parser]] = {
+    "TILLPOINT_ENV": ("ENV", str),
+    "DATABASE_URL": ("DATABASE_URL", str),
+    "REDIS_URL": ("REDIS_URL", str),
+    "PUBLIC_URL": ("PUBLIC_URL", _without_trailing_slash),
+    "QUOTE_TTL": ("QUOTE_TTL_SECONDS", int),
+    "FEE_TIERS": ("FEE_TIERS", parse_fee_tiers),
+    "RATE_LIMIT": ("RATE_LIMIT", str),
+    "RATE_LIMIT_KEY_PREFIX": ("RATE_LIMIT_KEY_PREFIX", str),
+    "SECRET_KEY": ("SECRET_KEY", str),
+    "SESSION_TTL": ("SESSION_TTL_SECONDS", int),
+    "LOGIN_NONCE_TTL": ("NONCE_TTL_SECONDS", int),
+    "ADMIN_WALLETS": ("ADMIN_WALLETS", parse_wallets),
+    "EDGE_SECRET": ("EDGE_SECRET", str),
+    "EDGE_ONLY": ("EDGE_ONLY", parse_bool),
+    "PAY_FRAME_ANCESTORS": ("PAY_FRAME_ANCESTORS", lambda text: tuple(text.split())),
+    "PAY_STREAMS": ("PAY_STREAMS", int),
+    "PAY_STREAM_SECONDS": ("PAY_STREAM_SECONDS", int),
+}
+CHAIN_ENV_SETTINGS: dict[str, tuple[str, Parser]] = {
+    "CHAIN_ID": ("chain_id", int),
+    "RPC_URL": ("rpc_url", str),
+    "NETWORK_NAME": ("network_name", str),
+    "CONFIRMATIONS": ("confirmations", int),
+    "DEPOSIT_FACTORY": ("factory", checksum_or_empty),
+    "ETH_USD_FEED": ("eth_usd_feed", checksum_or_empty),
+    "PRICE_MAX_AGE": ("price_max_age_seconds", int),
+    "TOKENS": ("tokens", parse_tokens),
+    "START_BLOCK": ("start_block", _block_or_none),
+    "PLATFORM_PAYEE": ("platform_payee", checksum_or_empty),
+    "PLATFORM_SHARE_BPS": ("platform_share_bps", bps_in_range),
+    "OPERATOR_PRIVATE_KEY": ("operator_key", str),
+    "MONITOR_WINDOW": ("monitor_window_seconds", int),
+    "WATCH_CHUNK": ("watch_chunk", int),
+    "SETTLER": ("settle", parse_bool),
+    "SETTLE_STUCK_SECONDS": ("settle_stuck_seconds", int),
+    "EXPLORER_URL": ("explorer_url", _without_trailing_slash),
+}

@@ -38,6 +38,18 @@ class Database:
             session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
         return session
 
+    def end_reads(self) -> None:
+        """End the session's transaction, which must hold only reads (raises RuntimeError if it holds changes).
+
+        A unit of work that locks calls this first, so its lock is the first statement of a new transaction
+        (not a read snapshot, nor an autocommit connection from reader()); slow chain work calls it so that
+        no transaction is held open meanwhile. It never commits a caller's changes.
+        """
+        session = self.session()
+        if session.new or session.dirty or session.deleted:
+            raise RuntimeError("a unit of work must begin with its lock: this transaction already holds changes")
+        session.commit()
+
     def read(self, statement: Executable, params: dict) -> Result:
         """Return the result of one read-only statement through reader(), retried once on a fresh connection
         if its connection turns out dead (a database restart: such a read is safe to repeat)."""

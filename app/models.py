@@ -9,6 +9,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Enum,
     ForeignKey,
     Integer,
     LargeBinary,
@@ -20,6 +21,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from app.domain.statuses import ExceptionStatus, OrderStatus, RefundStatus, SettleState
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -84,6 +87,13 @@ class BaseUnits(TypeDecorator):
 
     def process_result_value(self, value, dialect):
         return None if value is None else int(value)
+
+
+def status_enum(enum: type, name: str) -> Enum:
+    """Return a column type storing enum's values as VARCHAR(16) with a CHECK constraint (no native enum type:
+    adding a status later is a plain migration on every backend)."""
+    return Enum(enum, name=name, native_enum=False, create_constraint=True, length=16, validate_strings=True,
+                values_callable=lambda members: [m.value for m in members])
 
 
 class Base(DeclarativeBase):
@@ -157,8 +167,8 @@ class Order(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     receipt_id: Mapped[str] = mapped_column(String(16), unique=True)
     merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), index=True)
-    status: Mapped[str] = mapped_column(String(16))
-    exception_status: Mapped[str | None] = mapped_column(String(16))
+    status: Mapped[OrderStatus] = mapped_column(status_enum(OrderStatus, "order_status"))
+    exception_status: Mapped[ExceptionStatus | None] = mapped_column(status_enum(ExceptionStatus, "exception_status"))
     currency: Mapped[str] = mapped_column(String(8), default="USD")
     brand_name: Mapped[str] = mapped_column(String(200))
     line_items: Mapped[list[dict]] = mapped_column(JSON)
@@ -210,7 +220,7 @@ class OrderStatusChange(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
-    status: Mapped[str] = mapped_column(String(16))
+    status: Mapped[OrderStatus] = mapped_column(status_enum(OrderStatus, "order_status"))
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     actor: Mapped[str] = mapped_column(String(64))
     cause: Mapped[dict] = mapped_column(JSON, default=dict)
@@ -316,7 +326,8 @@ class SettleTx(Base):
     raw_tx: Mapped[str] = mapped_column(Text)
     max_fee_per_gas: Mapped[int] = mapped_column(BaseUnits)
     priority_fee_per_gas: Mapped[int] = mapped_column(BaseUnits)
-    state: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    state: Mapped[SettleState] = mapped_column(status_enum(SettleState, "settle_state"), default=SettleState.PENDING,
+                                               index=True)
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -338,7 +349,7 @@ class Refund(Base):
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
-    status: Mapped[str] = mapped_column(String(16))  # requested | submitted | confirmed
+    status: Mapped[RefundStatus] = mapped_column(status_enum(RefundStatus, "refund_status"))
     symbol: Mapped[str] = mapped_column(String(16))
     token_address: Mapped[str | None] = mapped_column(String(42))
     amount_base_units: Mapped[int] = mapped_column(BaseUnits)

@@ -5,8 +5,9 @@ when a response has none, and makes sure every policy says who may frame it.
 """
 from __future__ import annotations
 
-from flask import Flask, Response, current_app, request
+from flask import Flask, Response, request
 
+from app.config import current_config
 from app.errors import InvalidInput
 
 DEFAULT_CSP = "default-src 'none'; base-uri 'none'; form-action 'self'"
@@ -16,7 +17,7 @@ NO_STORE_PREFIXES = ("/api/", "/auth/")  # receipts, keys and sessions must not 
 
 def frame_ancestors(path: str) -> str:
     """Return the CSP frame-ancestors sources for path: the configured origins for pay pages, else 'none'."""
-    origins = current_app.config["TILLPOINT"].PAY_FRAME_ANCESTORS
+    origins = current_config().PAY_FRAME_ANCESTORS
     return " ".join(origins) if path.startswith(PAY_PREFIX) and origins else "'none'"
 
 

@@ -23,7 +23,7 @@ from app import create_app
 from app.chain import devchain
 from app.chain.client import eth_price_reader, make_web3
 from app.chain.events import TRANSFER_TOPIC
-from app.chain.watcher import ADDRESS_CHUNK, Watcher
+from app.workers.watcher import ADDRESS_CHUNK, Watcher
 from app.config import Config
 from app.demo import WALLET, seed
 from app.migrate import upgrade
@@ -152,7 +152,7 @@ def run_ticks(app, config: Config, blocks: int) -> tuple[float, int, Counter]:
     """Tick a fresh watcher until it has processed `blocks` blocks; return (seconds, ticks, RPC counts)."""
     with app.app_context():
         w3 = make_web3(config.CHAIN.rpc_url)
-        counts, watcher = count_rpcs(w3), Watcher(w3, config.CHAIN, max_chunk=config.CHAIN.watch_chunk)
+        counts, watcher = count_rpcs(w3), Watcher(w3, config.CHAIN)
         profiler = cProfile.Profile() if os.environ.get("BENCH_PROFILE") else None
         start, done, ticks = time.perf_counter(), 0, 0
         if profiler:
@@ -192,7 +192,7 @@ def measure_latency(app, config: Config, url: str, shopper: str, usdc: str) -> l
 
     def watch() -> None:
         with app.app_context():
-            Watcher(make_web3(url), config.CHAIN, max_chunk=config.CHAIN.watch_chunk).run(stop.is_set, 1.0)
+            Watcher(make_web3(url), config.CHAIN).run(stop.is_set, 1.0)
 
     rpc(url, "evm_setIntervalMining", 1)
     thread = threading.Thread(target=watch, name="watcher")

@@ -10,6 +10,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from app.api.schemas import HealthSchema
 from app.chain.client import RPC_ERRORS, order_time_web3
 from app.chain.settings import ChainSettings
+from app.config import current_config
 from app.extensions import db
 from app.models import ChainCursor
 from app.openapi import build_spec, doc
@@ -23,7 +24,7 @@ bp = Blueprint("meta", __name__)
 @doc("Service health: database (and Redis when configured) decide the status; the chain section reports the "
      "watcher's lag behind the RPC's head", HealthSchema, errors=(503,))
 def healthz():
-    config = current_app.config["TILLPOINT"]
+    config = current_config()
     checks = {"database": _check_database()}
     if config.REDIS_URL:
         checks["redis"] = _check_redis()
@@ -53,7 +54,7 @@ def _check_redis() -> str:
     import redis
 
     try:
-        client = redis.Redis.from_url(current_app.config["TILLPOINT"].REDIS_URL, socket_timeout=1)
+        client = redis.Redis.from_url(current_config().REDIS_URL, socket_timeout=1)
         client.ping()
         return "ok"
     except redis.RedisError:

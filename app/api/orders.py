@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import hashlib
 
-from flask import current_app, g, jsonify, request
+from flask import g, jsonify, request
 
 from app.api import bp
 from app.api.receipts import receipt_body
 from app.api.schemas import CreateOrderSchema, ReceiptEnvelopeSchema
 from app.auth.keys import current_merchant, requires
+from app.config import current_config
 from app.errors import InvalidInput, ItemsRequired
 from app.fields import json_object, load
 from app.jsoncodec import canonical
@@ -25,7 +26,7 @@ MAX_IDEMPOTENCY_KEY = 255
 def create_order():
     order_request = _order_request(json_object())
     order, replayed = orders.create_order(current_merchant(), order_request,
-                                         orders.OrderSettings.from_config(current_app.config["TILLPOINT"]),
+                                         orders.OrderSettings.from_config(current_config()),
                                          actor=g.caller.actor)
     response = jsonify(ReceiptEnvelopeSchema().dump({"ok": True, "receipt": receipt_body(order)}))
     if replayed:

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from flask import current_app, jsonify, request
+from flask import jsonify, request
 
 from app.api import bp
 from app.api.schemas import ReceiptEnvelopeSchema, ReceiptListQuerySchema, ReceiptListSchema
 from app.auth.keys import current_merchant, requires
 from app.chain import eip681
+from app.config import current_config
 from app.domain.money import cents_to_usd, units_display
 from app.fields import load
 from app.models import Order, Quote
@@ -112,5 +113,5 @@ def quote_body(order: Order, quote: Quote) -> dict:
 
 def payment_url(receipt_id: str) -> str:
     """Return the shopper's pay link: PUBLIC_URL when configured, else this request's host."""
-    base = current_app.config["TILLPOINT"].PUBLIC_URL or request.url_root.rstrip("/")
+    base = current_config().PUBLIC_URL or request.url_root.rstrip("/")
     return f"{base}/pay/{receipt_id}"

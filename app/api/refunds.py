@@ -1,12 +1,13 @@
 """Refunds of a receipt (receipts:refund): request one, then link the merchant's transaction."""
 from __future__ import annotations
 
-from flask import current_app, jsonify
+from flask import jsonify
 
 from app.api import bp
 from app.api.schemas import RefundEnvelopeSchema, RefundRequestSchema, RefundTxSchema
 from app.auth.keys import current_merchant, requires
 from app.chain.client import connect, rpc_errors
+from app.config import current_config
 from app.fields import json_object, load
 from app.openapi import doc
 from app.services import orders, refunds
@@ -34,7 +35,7 @@ def link_refund_tx(receipt_id: str, refund_id: str):
     order = orders.get_receipt(current_merchant(), receipt_id)
     refund = refunds.get_refund(order, refund_id)
     tx_hash = load(RefundTxSchema(), json_object())["txHash"].lower()
-    chain = current_app.config["TILLPOINT"].CHAIN
+    chain = current_config().CHAIN
     w3 = connect(chain)
     with rpc_errors("check the refund transaction"):
         refund = refunds.link_transaction(w3, chain, order, refund, tx_hash)

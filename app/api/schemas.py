@@ -9,6 +9,7 @@ from decimal import Decimal
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from app.domain.scopes import SCOPES
+from app.domain.statuses import RefundStatus
 from app.errors import InvalidInput
 from app.fields import BaseUnitsString, Millis, Rate, TokenAmountSchema, UsdAmount, strict_boolean
 
@@ -332,7 +333,7 @@ class SweepSchema(Schema):
 
 class RefundSchema(Schema):
     refundId = fields.String(attribute="id")
-    status = fields.String(metadata={"enum": ["requested", "submitted", "confirmed"]})
+    status = fields.String(metadata={"enum": [s.value for s in RefundStatus]})
     token = fields.String(attribute="symbol")
     amount = BaseUnitsString(attribute="amount_base_units")
     usd = UsdAmount(attribute="usd_cents")

@@ -1,11 +1,12 @@
 """The merchant's split contract: read it live, deploy one, or register an existing one."""
 from __future__ import annotations
 
-from flask import current_app, jsonify, request
+from flask import jsonify, request
 
 from app.api import bp
 from app.api.schemas import SplitCreatedSchema, SplitEnvelopeSchema, SplitRequestSchema
 from app.auth.keys import current_merchant, requires
+from app.config import current_config
 from app.fields import json_object, load
 from app.openapi import doc
 from app.services import splits
@@ -16,7 +17,7 @@ from app.services import splits
 @doc("Read the merchant's split live from chain (null when none is configured)", SplitEnvelopeSchema,
      scope="split:read", errors=(409, 503))
 def get_split():
-    split = splits.get_split(current_merchant(), current_app.config["TILLPOINT"].CHAIN)
+    split = splits.get_split(current_merchant(), current_config().CHAIN)
     return jsonify(SplitEnvelopeSchema().dump({"split": split}))
 
 
@@ -27,7 +28,7 @@ def get_split():
      scope="split:write", status=201, errors=(409, 413, 503))
 def configure_split():
     address = load(SplitRequestSchema(), _body())["address"]
-    split, created = splits.configure_split(current_merchant(), current_app.config["TILLPOINT"].CHAIN, address)
+    split, created = splits.configure_split(current_merchant(), current_config().CHAIN, address)
     return jsonify(SplitCreatedSchema().dump({"ok": True, "split": split})), 201 if created else 200
 
 

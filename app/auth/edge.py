@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import hmac
 
-from flask import Flask, current_app, request
+from flask import Flask, request
 
+from app.config import current_config
 from app.errors import Forbidden
 
 EDGE_SECRET_HEADER = "x-edge-secret"
@@ -21,7 +22,7 @@ ALWAYS_OPEN = frozenset({"/healthz"})  # load balancers probe the instances dire
 
 def came_through_edge() -> bool:
     """Return True if EDGE_SECRET is configured and this request carries it (constant-time compare)."""
-    secret = current_app.config["TILLPOINT"].EDGE_SECRET
+    secret = current_config().EDGE_SECRET
     sent = request.headers.get(EDGE_SECRET_HEADER)
     return bool(secret) and sent is not None and hmac.compare_digest(sent.encode(), secret.encode())
 
@@ -39,7 +40,7 @@ def stamped_scopes() -> frozenset[str] | None:
 
 def check_request() -> None:
     """Refuse stamps that did not come from the gateway and, with EDGE_ONLY, anything that did not; raises Forbidden."""
-    config = current_app.config["TILLPOINT"]
+    config = current_config()
     if not config.EDGE_SECRET:
         return  # no gateway configured: stamps are simply never read
     through = came_through_edge()

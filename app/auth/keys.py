@@ -9,9 +9,10 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
-from flask import current_app, g, request
+from flask import g, request
 
 from app.auth import edge, sessions
+from app.config import current_config
 from app.domain.ids import normalize_wallet
 from app.domain.scopes import SCOPES
 from app.errors import Forbidden, InsufficientScope, InvalidInput, NotFound, Unauthorized
@@ -97,7 +98,7 @@ def key_caller(secret: str) -> Caller:
 def session_caller(session: sessions.SessionToken) -> Caller:
     """Return the merchant a signed-in wallet owns, with every scope; raises CsrfFailed or Forbidden."""
     sessions.check_csrf(session)
-    who = session_service.identity(session.wallet, current_app.config["TILLPOINT"])
+    who = session_service.identity(session.wallet, current_config())
     if who.merchant is None:
         raise Forbidden("This session has no merchant to act for")
     return Caller(who.merchant, None, frozenset(SCOPES), via="session", wallet=who.wallet, roles=who.roles)

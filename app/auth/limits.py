@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import hashlib
 
-from flask import Flask, current_app, jsonify, request
+from flask import Flask, jsonify, request
 from flask_limiter import Limiter, RateLimitExceeded
 
 from app.auth import edge, sessions
 from app.auth.keys import active_key
+from app.config import current_config
 
 
 def rate_limit_key() -> str:
@@ -33,7 +34,7 @@ def client_address() -> str:
 
 def configured_rate_limit() -> str:
     """Return the RATE_LIMIT setting of the current app."""
-    return current_app.config["TILLPOINT"].RATE_LIMIT
+    return current_config().RATE_LIMIT
 
 
 # Redis-backed when REDIS_URL is set, so all workers share each bucket.

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 import jwt
-from flask import Response, current_app, request
+from flask import Response, request
 
-from app.config import Config
+from app.config import Config, current_config
 from app.errors import CsrfFailed, Unauthorized
 
 COOKIE = "cb_auth_token"
@@ -51,7 +51,7 @@ def decode(token: str, config: Config) -> SessionToken:
 def from_request() -> SessionToken | None:
     """Return the verified session of this request's cookie, None without one; raises Unauthorized."""
     token = request.cookies.get(COOKIE)
-    return None if token is None else decode(token, current_app.config["TILLPOINT"])
+    return None if token is None else decode(token, current_config())
 
 
 def subject_or_none() -> str | None:

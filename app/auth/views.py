@@ -4,10 +4,11 @@ from __future__ import annotations
 from datetime import timedelta
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, jsonify, request
 
 from app.auth import sessions
 from app.auth.schemas import LoginSchema, NonceSchema, SessionSchema
+from app.config import current_config
 from app.domain import siwe
 from app.errors import Forbidden, InvalidInput, Unauthorized
 from app.fields import OkSchema, json_object, load
@@ -24,7 +25,7 @@ def expected_login() -> siwe.Expected:
     The domain comes from PUBLIC_URL, never from the Host header outside dev/test: a phishing site
     could otherwise relay a message signed for itself with its own Host header.
     """
-    config = current_app.config["TILLPOINT"]
+    config = current_config()
     if config.PUBLIC_URL:
         public = urlsplit(config.PUBLIC_URL)
         return siwe.Expected(public.netloc, public.scheme, config.CHAIN.chain_id)
@@ -37,7 +38,7 @@ def expected_login() -> siwe.Expected:
 @doc("A single-use nonce for a Sign-In with Ethereum message, and what the message must name", NonceSchema,
      errors=(403,))
 def nonce():
-    config = current_app.config["TILLPOINT"]
+    config = current_config()
     expected = expected_login()
     value, expires_at = session_service.issue_nonce(timedelta(seconds=config.NONCE_TTL_SECONDS))
     return jsonify(NonceSchema().dump({"nonce": value, "expires_at": expires_at, "domain": expected.domain,
@@ -52,7 +53,7 @@ def login():
     if not request.is_json:  # a cross-site form cannot send JSON without a CORS preflight (login CSRF)
         raise InvalidInput("Send the login as application/json")
     data = load(LoginSchema(), json_object())
-    config = current_app.config["TILLPOINT"]
+    config = current_config()
     who = session_service.sign_in(data["message"], data["signature"], expected_login(), config)
     token, session = sessions.issue(who.wallet, config, utcnow())
     response = jsonify(SessionSchema().dump(session_body(who, session)))
@@ -71,7 +72,7 @@ def logout():
     if session is not None:
         sessions.check_csrf(session)
     response = jsonify(OkSchema().dump({"ok": True}))
-    sessions.clear_cookies(response, current_app.config["TILLPOINT"])
+    sessions.clear_cookies(response, current_config())
     return response
 
 
@@ -82,7 +83,7 @@ def me():
     session = sessions.from_request()
     if session is None:
         raise Unauthorized("Not signed in")
-    who = session_service.identity(session.wallet, current_app.config["TILLPOINT"])
+    who = session_service.identity(session.wallet, current_config())
     return jsonify(SessionSchema().dump(session_body(who, session)))
 
 

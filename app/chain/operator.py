@@ -14,25 +14,28 @@ from sqlalchemy.dialects import postgresql, sqlite
 from web3 import Web3
 
 from app.extensions import db
+from app.domain.statuses import SettleState
 from app.models import OperatorLock, SettleTx
 
 REPLACEMENT_BUMP = (9, 8)  # a replacement pays 12.5 % more (nodes require at least 10 %)
 
 
 @contextmanager
-def reserved_nonce(w3: Web3, chain_id: int, address: str) -> Iterator[int]:
-    """Yield the next nonce of address; the reservation is committed with what the block added, or rolled back.
+def commit_with_nonce(w3: Web3, chain_id: int, address: str) -> Iterator[int]:
+    """Yield the next nonce of address, in a unit of work of its own: on exit it commits what the block added
+    (the transaction's record) with the reservation, or rolls back. It must begin its transaction (the lock is
+    its first statement), so the caller's transaction may hold only reads (db.end_reads).
 
     The next nonce is the node's pending count, or one past the settler's recorded, not yet final
     transactions when those reach further (recorded but not broadcast yet, or dropped by the node and about
     to be sent again). A nonce whose transaction was lost unrecorded (a split deploy the node dropped) is
     therefore used again rather than left as a gap every later transaction would wait behind.
     """
-    db.session.commit()  # the lock must be the first statement of its transaction
+    db.end_reads()
     try:
         _lock(chain_id, address)
         recorded = db.session.scalar(select(func.max(SettleTx.nonce)).where(
-            SettleTx.chain_id == chain_id, SettleTx.sender == address, SettleTx.state == "pending"))
+            SettleTx.chain_id == chain_id, SettleTx.sender == address, SettleTx.state == SettleState.PENDING))
         nonce = max(w3.eth.get_transaction_count(address, "pending"), -1 if recorded is None else recorded + 1)
         yield nonce
         db.session.commit()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from decimal import Decimal
 
 from eth_utils import is_address, to_checksum_address
@@ -44,6 +45,11 @@ class ChainSettings:
     def enabled(self) -> bool:
         """Return True when deposit addresses can be computed (a factory is configured)."""
         return bool(self.factory)
+
+    @property
+    def monitor_window(self) -> timedelta:
+        """Return how long after quote expiry an order's deposit address is still watched and swept."""
+        return timedelta(seconds=self.monitor_window_seconds)
 
     def token(self, symbol: str) -> Token | None:
         """Return the configured token with that symbol, or None."""

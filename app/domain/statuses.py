@@ -1,10 +1,12 @@
-"""Order statuses and the only moves allowed between them (DESIGN.md §6)."""
+"""Order, refund and settle-transaction statuses, and the only moves allowed between order statuses
+(DESIGN.md §6). StrEnums: each member is its value in SQL, JSON and f-strings."""
 from __future__ import annotations
 
-from enum import Enum
+from collections import deque
+from enum import StrEnum
 
 
-class OrderStatus(str, Enum):
+class OrderStatus(StrEnum):
     GENERATED = "generated"
     PENDING = "pending"
     PAID = "paid"
@@ -13,10 +15,28 @@ class OrderStatus(str, Enum):
     EXPIRED = "expired"
 
 
-class ExceptionStatus(str, Enum):
+class ExceptionStatus(StrEnum):
     PAID_PARTIAL = "paid_partial"
     PAID_OVER = "paid_over"
     PAID_LATE = "paid_late"
+
+
+class RefundStatus(StrEnum):
+    """A refund is requested, its transaction submitted (checked on chain), then confirmed by the watcher."""
+
+    REQUESTED = "requested"
+    SUBMITTED = "submitted"
+    CONFIRMED = "confirmed"
+
+
+class SettleState(StrEnum):
+    """A recorded settle transaction: pending until its nonce is final, then done, failed (reverted) or
+    replaced (another attempt with the same nonce was mined)."""
+
+    PENDING = "pending"
+    DONE = "done"
+    FAILED = "failed"
+    REPLACED = "replaced"
 
 
 class IllegalTransition(ValueError):
@@ -35,9 +55,31 @@ TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
     # requoted by the shopper, which makes it payable again.
     S.EXPIRED: frozenset({S.PENDING, S.GENERATED}),
 }
+UNPAID = frozenset({S.GENERATED, S.EXPIRED})  # statuses of an order that has no payment
 
 
 def check_transition(current: OrderStatus, new: OrderStatus) -> None:
     """Return None if current → new is allowed; raises IllegalTransition otherwise."""
     if new not in TRANSITIONS[current]:
-        raise IllegalTransition(f"order cannot move from {current.value} to {new.value}")
+        raise IllegalTransition(f"order cannot move from {current} to {new}")
+
+
+def transition_path(current: OrderStatus, target: OrderStatus) -> list[OrderStatus]:
+    """Return the shortest list of allowed steps from current to target (empty when already there);
+    raises IllegalTransition when the table has no way there."""
+    if current == target:
+        return []
+    previous: dict[OrderStatus, OrderStatus] = {}
+    queue = deque([current])
+    while queue:
+        status = queue.popleft()
+        for following in sorted(TRANSITIONS[status]):  # sorted: the same path on every run
+            if following not in previous and following != current:
+                previous[following] = status
+                queue.append(following)
+    if target not in previous:
+        raise IllegalTransition(f"no allowed path from {current} to {target}")
+    path = [target]
+    while previous[path[-1]] != current:
+        path.append(previous[path[-1]])
+    return path[::-1]

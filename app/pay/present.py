@@ -6,6 +6,7 @@ from datetime import datetime
 from app.chain import eip681
 from app.chain.settings import ChainSettings
 from app.domain import checkout as words
+from app.domain import settlement
 from app.domain.money import cents_to_usd, units_display
 from app.models import Order, Payment, Quote, Refund
 from app.pay import qr
@@ -55,7 +56,7 @@ def payment_body(order: Order, payment: Payment, head: int | None) -> dict:
     return {"txHash": payment.tx_hash, "token": payment.symbol, "amount": str(payment.amount_base_units),
             "amountDisplay": units_display(payment.amount_base_units, decimals),
             "usd": cents_to_usd(payment.usd_cents), "block": payment.block_number, "late": payment.late,
-            "confirmations": checkout.confirmations(payment, head)}
+            "confirmations": settlement.confirmations(head, payment.block_number)}
 
 
 def refund_body(order: Order, refund: Refund, chain: ChainSettings) -> dict:

@@ -9,6 +9,8 @@ import threading
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, redirect, render_template, request, url_for
 
+from app.config import current_config
+from app.domain.statuses import RefundStatus
 from app.errors import ApiError, NotFound
 from app.openapi import doc
 from app.pay import filters, present, qr, stream
@@ -73,7 +75,7 @@ def receipt(receipt_id: str):
                 for p in snap.paid]
     return _render("pay/receipt.html", snap, present.status_body(snap.order, snap.paid, snap.head, chain),
                    payments=payments, refunds=[present.refund_body(snap.order, r, chain) for r in snap.order.refunds
-                                               if r.status == "confirmed"])
+                                               if r.status == RefundStatus.CONFIRMED])
 
 
 @bp.get("/pay/<receipt_id>/qr/<token>.<fmt>")
@@ -130,7 +132,7 @@ def events_stream(receipt_id: str):
 @doc("Get a new quote for an expired, unpaid order (same deposit address); redirects to the pay page",
      None, media="text/html", status=303, errors=(404, 409, 503))
 def requote(receipt_id: str):
-    checkout.requote(receipt_id, OrderSettings.from_config(current_app.config["TILLPOINT"]))
+    checkout.requote(receipt_id, OrderSettings.from_config(current_config()))
     live_status.publish([receipt_id])
     return redirect(url_for(".page", receipt_id=receipt_id), 303)
 
@@ -141,7 +143,7 @@ def _read_status(receipt_id: str) -> dict:
 
 
 def _chain():
-    return current_app.config["TILLPOINT"].CHAIN
+    return current_config().CHAIN
 
 
 def _render(template: str, snap: checkout.Snapshot, status: dict, **context) -> Response:

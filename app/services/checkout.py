@@ -15,18 +15,16 @@ from app.chain.settings import ETH, ChainSettings
 from app.domain.checkout import Progress
 from app.domain.money import units_for_cents
 from app.domain.ids import RECEIPT_ID_PATTERN
-from app.domain.statuses import OrderStatus, check_transition
+from app.domain import settlement
+from app.domain.statuses import UNPAID, OrderStatus
 from app.errors import ChainUnavailable, Conflict, NotFound
 from app.extensions import db
-from app.models import ChainCursor, Order, OrderStatusChange, Payment, Quote, ShopConfig, utcnow
-from app.services import media
+from app.models import ChainCursor, Order, Payment, Quote, ShopConfig, utcnow
+from app.services import lifecycle, media
 from app.services.orders import OrderSettings, lock_order
 from app.services.payments import value_cents
 
 logger = logging.getLogger(__name__)
-
-UNPAID = (OrderStatus.GENERATED.value, OrderStatus.EXPIRED.value)  # statuses that never have a payment
-
 
 @dataclass(frozen=True)
 class Snapshot:
@@ -81,15 +79,10 @@ def payments_of(order: Order) -> list[Payment]:
     return [] if order.status in UNPAID else list(order.payments)
 
 
-def confirmations(payment: Payment, head: int | None) -> int:
-    """Return how many blocks (the payment's own included) the watcher has seen on top of the payment."""
-    return 0 if head is None else max(0, head - payment.block_number + 1)
-
-
 def progress(order: Order, paid: list[Payment], head: int | None, chain: ChainSettings,
              now: datetime | None = None) -> Progress:
     """Return the order's payment progress for the shopper."""
-    missing = max((chain.confirmations - confirmations(p, head) for p in paid), default=0)
+    missing = max((chain.confirmations - settlement.confirmations(head, p.block_number) for p in paid), default=0)
     return Progress(status=order.status, exception_status=order.exception_status,
                     expired=order.expires_at <= (now or utcnow()), total_cents=order.total_cents,
                     paid_cents=value_cents(order, paid), confirmations_missing=max(0, missing),
@@ -121,11 +114,10 @@ def requote(receipt_id: str, settings: OrderSettings, now: datetime | None = Non
     if not fresh:
         raise ChainUnavailable("No token can be quoted right now; try again shortly")
     _replace_quotes(order, fresh, now, now + settings.quote_ttl)
-    if order.status == OrderStatus.EXPIRED.value:
-        check_transition(OrderStatus.EXPIRED, OrderStatus.GENERATED)
-        order.status = OrderStatus.GENERATED.value
-    order.history.append(OrderStatusChange(status=order.status, at=now, actor="shopper",
-                                           cause={"reason": "requoted"}))
+    if order.status == OrderStatus.EXPIRED:
+        lifecycle.move(order, OrderStatus.GENERATED, "shopper", {"reason": "requoted"}, now)
+    else:  # its quote lapsed before the watcher marked it expired
+        lifecycle.note(order, "shopper", {"reason": "requoted"}, now)
     db.session.commit()
     logger.info("order requoted receipt=%s expires=%s tokens=%s", order.receipt_id, order.expires_at,
                 [q.symbol for q in order.quotes])

@@ -7,6 +7,7 @@ import logging
 from datetime import timedelta
 
 from sqlalchemy import select, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.domain.ids import new_key_id, new_key_secret
 from app.domain.scopes import SCOPES
@@ -66,12 +67,13 @@ def revoke_key(key_id: str, merchant: Merchant | None = None) -> ApiKey:
 
 
 def record_use(key: ApiKey) -> None:
-    """Store when the key was last used, to the minute."""
+    """Store when the key was last used, to the minute, in a transaction of its own (on its own connection):
+    authentication never commits, nor holds a write lock in, the request's transaction."""
     now = utcnow()
     if key.last_used_at is None or now - key.last_used_at >= LAST_USED_PRECISION:
-        db.session.execute(update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=now))
-        db.session.commit()
-        key.last_used_at = now
+        with db.engine.begin() as connection:
+            connection.execute(update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=now))
+        set_committed_value(key, "last_used_at", now)  # stored already: nothing for the session to flush
 
 
 def find_active_key(secret: str) -> ApiKey | None:

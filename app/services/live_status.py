@@ -14,7 +14,8 @@ import time
 from collections.abc import Iterable
 
 import redis
-from flask import current_app
+
+from app.config import current_config
 
 logger = logging.getLogger(__name__)
 
@@ -25,7 +26,7 @@ _clients: dict[str, redis.Redis] = {}
 
 def channel(receipt_id: str) -> str:
     """Return the Redis channel of a receipt's notifications."""
-    return f"{current_app.config['TILLPOINT'].RATE_LIMIT_KEY_PREFIX}:pay:{receipt_id}"
+    return f"{current_config().RATE_LIMIT_KEY_PREFIX}:pay:{receipt_id}"
 
 
 def publish(receipt_ids: Iterable[str]) -> None:
@@ -36,7 +37,7 @@ def publish(receipt_ids: Iterable[str]) -> None:
         for receipt_id in receipt_ids:
             for event in _local.get(receipt_id, ()):
                 event.set()
-    url = current_app.config["TILLPOINT"].REDIS_URL
+    url = current_config().REDIS_URL
     if not url or not receipt_ids:
         return
     try:
@@ -55,7 +56,7 @@ class Subscription:
         self.receipt_id = receipt_id
         self.event = threading.Event()
         self.pubsub = None
-        url = current_app.config["TILLPOINT"].REDIS_URL
+        url = current_config().REDIS_URL
         if url:
             try:
                 self.pubsub = _client(url).pubsub(ignore_subscribe_messages=True)

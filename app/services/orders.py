@@ -17,11 +17,10 @@ from app.chain.settings import ChainSettings
 from app.domain import pricing
 from app.domain.ids import RECEIPT_ID_PATTERN, new_receipt_id
 from app.domain.pricing import FeeTier, PricedLine
-from app.domain.statuses import OrderStatus
 from app.errors import Conflict, InvalidInput, InventoryItemNotFound, NotFound, SplitRequired
 from app.extensions import db
-from app.models import IdempotencyRecord, InventoryItem, Merchant, Order, OrderStatusChange, Quote, utcnow
-from app.services import shops
+from app.models import IdempotencyRecord, InventoryItem, Merchant, Order, Quote, utcnow
+from app.services import lifecycle, shops
 from app.services.tax import TaxChoice, resolve_tax
 
 logger = logging.getLogger(__name__)
@@ -103,7 +102,7 @@ def _build_order(merchant: Merchant, req: OrderRequest, settings: OrderSettings,
     totals = pricing.price(lines, tax.rate, fee_bps)
     now = utcnow()
     order = Order(
-        receipt_id=new_receipt_id(), merchant_id=merchant.id, status=OrderStatus.GENERATED.value,
+        receipt_id=new_receipt_id(), merchant_id=merchant.id,
         brand_name=config.brand_name or merchant.name, line_items=_snapshot(resolved),
         subtotal_cents=totals.subtotal_cents, tax_cents=totals.tax_cents, fee_cents=totals.fee_cents,
         total_cents=totals.total_cents, tax_rate=tax.rate, jurisdiction_code=tax.jurisdiction_code,
@@ -111,7 +110,7 @@ def _build_order(merchant: Merchant, req: OrderRequest, settings: OrderSettings,
         merchant_fee_bps=config.processing_fee_add_on_bps, created_at=now,
         expires_at=now + settings.quote_ttl,
     )
-    order.history.append(OrderStatusChange(status=order.status, at=now, actor=actor, cause={}))
+    lifecycle.begin(order, actor, now)
     if settings.chain.enabled:
         _attach_payment_terms(order, merchant.split_address, config.accepted_tokens, settings)
     return order
@@ -195,7 +194,8 @@ def list_receipts(merchant: Merchant, limit: int, start: datetime | None, end: d
 
 def lock_order(order_id: int) -> Order:
     """Return the order re-read under a write lock held until the caller commits: a row lock on PostgreSQL,
-    the database write lock on SQLite (which ignores FOR UPDATE). Ends the caller's open read transaction."""
-    db.session.commit()
+    the database write lock on SQLite (which ignores FOR UPDATE). It opens the caller's unit of work: the
+    read-only transaction before it ends (db.end_reads raises if that held changes)."""
+    db.end_reads()
     db.session.execute(update(Order).where(Order.id == order_id).values(id=Order.id))
     return db.session.get(Order, order_id, with_for_update=True, populate_existing=True)

@@ -22,18 +22,19 @@ from web3.exceptions import TransactionNotFound
 from app.chain.events import ZERO_ADDRESS, hex_str, transfer
 from app.chain.settings import ETH, ChainSettings
 from app.domain.money import cents_for_units, units_for_cents
-from app.domain.statuses import OrderStatus, check_transition
+from app.domain import settlement
+from app.domain.statuses import OrderStatus, RefundStatus
 from app.errors import Conflict, InvalidInput, NotFound
 from app.extensions import db
-from app.models import Order, OrderStatusChange, Refund, utcnow
+from app.models import Order, Refund, utcnow
+from app.services import lifecycle
 from app.services import live_status as pay_events
 from app.services.orders import lock_order
 from app.services.payments import value_cents
 
 logger = logging.getLogger(__name__)
 
-OPEN = ("requested", "submitted", "confirmed")  # every refund that holds part of what was received
-REFUNDS_TO = (OrderStatus.PAID, OrderStatus.COMPLETED)  # the statuses a full refund moves to refunded
+OPEN = frozenset(RefundStatus)  # every refund, in any state, holds part of what was received
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ class TxCheck:
 def create_refund(order: Order, request: RefundRequest) -> Refund:
     """Record a refund request for order; raises InvalidInput (naming the field) or Conflict."""
     order = lock_order(order.id)  # two requests at once must not both fit in what is left
-    if order.status == OrderStatus.REFUNDED.value:
+    if order.status == OrderStatus.REFUNDED:
         raise Conflict(f"{order.receipt_id} is already refunded")
     quote = next((q for q in order.quotes if q.symbol == request.token), None)
     if quote is None:
@@ -74,8 +75,8 @@ def create_refund(order: Order, request: RefundRequest) -> Refund:
         raise InvalidInput("A refund must be more than zero", fields={"amount": ["Must be more than zero."]})
     _check_room(order, cents)
     _check_items(order, request.items)
-    refund = Refund(id="rf_" + secrets.token_hex(8), order_id=order.id, status="requested", symbol=quote.symbol,
-                    token_address=quote.token_address, amount_base_units=units, usd_cents=cents,
+    refund = Refund(id="rf_" + secrets.token_hex(8), order_id=order.id, status=RefundStatus.REQUESTED,
+                    symbol=quote.symbol, token_address=quote.token_address, amount_base_units=units, usd_cents=cents,
                     to_address=_recipient(order, quote.symbol, request.to), reason=request.reason,
                     items=request.items)
     db.session.add(refund)
@@ -95,17 +96,17 @@ def get_refund(order: Order, refund_id: str) -> Refund:
 
 def link_transaction(w3: Web3, chain: ChainSettings, order: Order, refund: Refund, tx_hash: str) -> Refund:
     """Check tx_hash pays refund; if it does, link it (submitted); raises InvalidInput naming what did not match."""
-    if refund.status != "requested":
+    if refund.status != RefundStatus.REQUESTED:
         raise Conflict(f"Refund {refund.id} already has transaction {refund.tx_hash} ({refund.status})")
     check = check_transaction(w3, chain, refund, tx_hash)
     if check.problems:
         raise InvalidInput(f"Transaction {tx_hash} does not pay refund {refund.id}: " + "; ".join(check.problems),
                            fields={"txHash": check.problems})
-    lock_order(order.id)
+    lock_order(order.id)  # only now: no lock is held across the chain calls above
     refund = db.session.get(Refund, refund.id, populate_existing=True)
-    if refund.status != "requested":
+    if refund.status != RefundStatus.REQUESTED:
         raise Conflict(f"Refund {refund.id} already has a transaction")
-    refund.status, refund.tx_hash, refund.rejection = "submitted", tx_hash, None
+    refund.status, refund.tx_hash, refund.rejection = RefundStatus.SUBMITTED, tx_hash, None
     refund.block_number, refund.block_hash, refund.paid_base_units = check.block_number, check.block_hash, check.paid
     try:
         db.session.commit()
@@ -156,7 +157,7 @@ def verify_submitted(w3: Web3, chain: ChainSettings) -> None:
     """Confirm submitted refunds with enough confirmations; send back to requested those whose transaction
     is gone (a reorg dropped its block), saying why. Run by the watcher after each tick."""
     submitted = db.session.scalars(select(Refund).join(Order).where(
-        Refund.status == "submitted", Order.chain_id == chain.chain_id)).all()
+        Refund.status == RefundStatus.SUBMITTED, Order.chain_id == chain.chain_id)).all()
     if not submitted:
         return
     head = w3.eth.block_number
@@ -165,7 +166,7 @@ def verify_submitted(w3: Web3, chain: ChainSettings) -> None:
         check = check_transaction(w3, chain, refund, refund.tx_hash)
         if check.problems:
             _reject(refund, check.problems)
-        elif head - check.block_number + 1 >= chain.confirmations:
+        elif settlement.is_confirmed(head, check.block_number, chain.confirmations):
             changed.append(_confirm(refund, check))
         else:
             refund.block_number, refund.block_hash = check.block_number, check.block_hash
@@ -176,33 +177,31 @@ def verify_submitted(w3: Web3, chain: ChainSettings) -> None:
 def _reject(refund: Refund, problems: list[str]) -> None:
     logger.warning("refund %s: transaction %s rejected: %s", refund.id, refund.tx_hash, "; ".join(problems))
     refund.rejection = f"transaction {refund.tx_hash} rejected: " + "; ".join(problems)
-    refund.status, refund.tx_hash, refund.block_number, refund.block_hash = "requested", None, None, None
+    refund.status, refund.tx_hash, refund.block_number, refund.block_hash = RefundStatus.REQUESTED, None, None, None
     refund.paid_base_units = None
 
 
 def _confirm(refund: Refund, check: TxCheck) -> str:
     """Confirm refund; a full refund moves a paid or completed order to refunded. Return the receipt id."""
     order = db.session.get(Order, refund.order_id, with_for_update=True, populate_existing=True)
-    refund.status, refund.confirmed_at = "confirmed", utcnow()
+    refund.status, refund.confirmed_at = RefundStatus.CONFIRMED, utcnow()
     refund.block_number, refund.block_hash, refund.paid_base_units = check.block_number, check.block_hash, check.paid
-    refunded = sum(r.usd_cents for r in order.refunds if r.status == "confirmed" or r.id == refund.id)
     logger.info("refund confirmed receipt=%s refund=%s tx=%s", order.receipt_id, refund.id, refund.tx_hash)
-    if OrderStatus(order.status) in REFUNDS_TO and refunded >= value_cents(order, order.payments):
-        check_transition(OrderStatus(order.status), OrderStatus.REFUNDED)
-        order.status = OrderStatus.REFUNDED.value
-        order.history.append(OrderStatusChange(status=order.status, actor="watcher", cause={
-            "refundId": refund.id, "txHash": refund.tx_hash, "block": refund.block_number}))
+    refunded = sum(r.usd_cents for r in order.refunds if r.status == RefundStatus.CONFIRMED or r.id == refund.id)
+    if settlement.is_fully_refunded(OrderStatus(order.status), refunded, value_cents(order, order.payments)):
+        lifecycle.move(order, OrderStatus.REFUNDED, "watcher",
+                       {"refundId": refund.id, "txHash": refund.tx_hash, "block": refund.block_number})
     return order.receipt_id
 
 
 def refunded_cents(order: Order) -> int:
-    return sum(r.usd_cents for r in order.refunds if r.status == "confirmed")
+    return sum(r.usd_cents for r in order.refunds if r.status == RefundStatus.CONFIRMED)
 
 
 def _check_room(order: Order, cents: int) -> None:
     received = value_cents(order, order.payments)
     taken = sum(r.usd_cents for r in order.refunds if r.status in OPEN)
-    if taken + cents > received:
+    if cents > settlement.refund_room_cents(received, taken):
         raise InvalidInput(f"Refunds of {order.receipt_id} cannot exceed what it received: {received / 100:.2f} USD "
                            f"received, {taken / 100:.2f} already refunded or requested",
                            fields={"amount": [f"At most {(received - taken) / 100:.2f} USD."]})

@@ -26,7 +26,7 @@ from web3.exceptions import (
 
 from app.chain.client import connect, rpc_errors
 from app.chain.deposits import created_address
-from app.chain.operator import fees, reserved_nonce
+from app.chain.operator import fees, commit_with_nonce
 from app.chain.contracts import BALANCE_OF_ABI, load_artifact
 from app.chain.settings import ETH, ChainSettings
 from app.errors import ChainUnavailable, Conflict, InvalidInput
@@ -82,7 +82,7 @@ def configure_split(merchant: Merchant, chain: ChainSettings, address: str | Non
     shares = _expected_shares(chain)
     if wallet == _platform(chain):
         raise InvalidInput(f"The merchant wallet {wallet} is the platform payee; a split needs two distinct payees")
-    db.session.commit()  # end the read transaction: the chain work below may take a minute
+    db.end_reads()  # the chain work below may take a minute
     w3 = connect(chain)
     if address is None:
         _require(chain, "operator_key")
@@ -160,7 +160,7 @@ def _deploy(w3: Web3, chain: ChainSettings, wallet: str, shares: tuple[int, int]
             gas = constructor.estimate_gas({"from": operator.address}) * 6 // 5  # estimate + 20%
         except ContractLogicError as exc:
             raise ChainUnavailable(f"The split deployment would revert: {exc.message or exc}") from exc
-        with reserved_nonce(w3, chain.chain_id, operator.address) as nonce:
+        with commit_with_nonce(w3, chain.chain_id, operator.address) as nonce:
             tx = constructor.build_transaction({"from": operator.address, "nonce": nonce, "gas": gas,
                                                 "chainId": chain.chain_id, **fees(w3)})
             tx_hash = w3.eth.send_raw_transaction(operator.sign_transaction(tx).raw_transaction)

@@ -13,8 +13,8 @@ from app import create_app
 from app.chain import devchain
 from app.chain.client import forget_prices, make_web3
 from app.chain.settings import ChainSettings, Token
-from app.chain.settler import Settler
-from app.chain.watcher import Watcher
+from app.workers.settler import Settler
+from app.workers.watcher import Watcher
 from app.extensions import db
 from app.models import Order, SettleTx
 from app.services import ledger, refunds
@@ -147,11 +147,12 @@ def new_order(chain_app, merchant_key):
 
 @pytest.fixture
 def watch(chain_app, chain_settings):
-    """Run one watcher tick (or several) inside the app; return the order's receipt afterwards."""
+    """Run one watcher tick (or several) inside the app, chain settings overridden by keyword; return the
+    order's receipt afterwards."""
 
-    def tick(receipt_id: str | None = None, times: int = 1, **options) -> dict | None:
+    def tick(receipt_id: str | None = None, times: int = 1, **settings) -> dict | None:
         with chain_app.app_context():
-            watcher = Watcher(make_web3(chain_settings.rpc_url), chain_settings, **options)
+            watcher = Watcher(make_web3(chain_settings.rpc_url), replace(chain_settings, **settings))
             for _ in range(times):
                 watcher.tick()
         if receipt_id is None:

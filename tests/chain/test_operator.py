@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from app.chain.operator import reserved_nonce
+from app.chain.operator import commit_with_nonce
 from app.extensions import db
 from app.models import Order, SettleTx
 
@@ -19,12 +19,12 @@ def test_a_dropped_unrecorded_transaction_leaves_no_gap(settle_app, w3, accounts
     w3.provider.make_request("evm_setAutomine", [False])
     try:
         with settle_app.app_context():
-            with reserved_nonce(w3, w3.eth.chain_id, operator.address) as first:
+            with commit_with_nonce(w3, w3.eth.chain_id, operator.address) as first:
                 tx_hash = send_from(w3, operator, first)
-            with reserved_nonce(w3, w3.eth.chain_id, operator.address) as second:
+            with commit_with_nonce(w3, w3.eth.chain_id, operator.address) as second:
                 assert second == first + 1  # the first is in the node's pool
             w3.provider.make_request("anvil_dropTransaction", [tx_hash])  # e.g. a split deploy the node lost
-            with reserved_nonce(w3, w3.eth.chain_id, operator.address) as again:
+            with commit_with_nonce(w3, w3.eth.chain_id, operator.address) as again:
                 assert again == first
     finally:
         w3.provider.make_request("evm_setAutomine", [True])
@@ -40,5 +40,5 @@ def test_a_recorded_settle_not_yet_broadcast_keeps_its_nonce(settle_app, w3, acc
                                 nonce=pending, tx_hash="0x" + "ab" * 32, raw_tx="0x", max_fee_per_gas=1,
                                 priority_fee_per_gas=1))
         db.session.commit()
-        with reserved_nonce(w3, w3.eth.chain_id, operator.address) as nonce:
+        with commit_with_nonce(w3, w3.eth.chain_id, operator.address) as nonce:
             assert nonce == pending + 1

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from app.chain.client import make_web3
-from app.chain.watcher import Watcher
 from app.services import live_status as events
+from app.workers.watcher import Watcher
 from tests.chain.conftest import CONFIRMATIONS, mine, pay_token, quote
 
 

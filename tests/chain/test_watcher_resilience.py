@@ -17,8 +17,8 @@ import redis
 from sqlalchemy import create_engine, func, select
 
 from app.chain.client import forget_prices, make_web3
-from app.chain.runner import lock_name, run_watcher
-from app.chain.watcher import Watcher
+from app.workers.runner import lock_name, run_watcher
+from app.workers.watcher import Watcher
 from app.models import ChainCursor, Order, Payment
 from tests.api.test_rate_limits import free_ports
 from tests.chain.conftest import CONFIRMATIONS, mine, pay_token, quote
@@ -189,7 +189,7 @@ def test_only_one_watcher_runs_per_chain_with_redis(chain_app, chain_settings, r
     client.delete(lock_name(chain_settings.chain_id))
     config = chain_app.config["TILLPOINT"].with_overrides(REDIS_URL=redis_url)
     stops = {name: threading.Event() for name in ("first", "second")}
-    caplog.set_level(logging.INFO, logger="app.chain.runner")
+    caplog.set_level(logging.INFO, logger="app.workers.runner")
 
     def watch(name: str):
         with chain_app.app_context():

@@ -7,7 +7,7 @@ import pytest
 
 from app.domain.ids import RECEIPT_ID_PATTERN, new_receipt_id, normalize_wallet
 from app.domain.money import cents_to_usd, usd_to_cents
-from app.domain.statuses import IllegalTransition, OrderStatus, check_transition
+from app.domain.statuses import IllegalTransition, OrderStatus, check_transition, transition_path
 
 
 @pytest.mark.parametrize("value, cents", [("12.30", 1230), (7, 700), (Decimal("0.01"), 1), ("1E+2", 10000),
@@ -52,3 +52,20 @@ def test_only_the_documented_transitions_are_allowed(current, new):
     else:
         with pytest.raises(IllegalTransition):
             check_transition(current, new)
+
+
+@pytest.mark.parametrize("current, target, path", [
+    (S.GENERATED, S.GENERATED, []), (S.GENERATED, S.PAID, [S.PENDING, S.PAID]),
+    (S.EXPIRED, S.COMPLETED, [S.PENDING, S.PAID, S.COMPLETED]), (S.COMPLETED, S.PENDING, [S.PAID, S.PENDING]),
+], ids=["there", "seen-then-paid", "late-to-completed", "settlement-and-payment-reorged"])
+def test_transition_path_walks_allowed_steps(current, target, path):
+    assert transition_path(current, target) == path
+
+
+def test_no_path_out_of_refunded_is_the_domains_error():
+    with pytest.raises(IllegalTransition):
+        transition_path(S.REFUNDED, S.PAID)
+
+
+def test_statuses_are_their_values_in_text():
+    assert f"{S.PAID}" == "paid" and str(S.PAID) == "paid" and S.PAID == "paid"

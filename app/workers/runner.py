@@ -3,14 +3,13 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import timedelta
 
 import redis
 
 from app.chain.client import make_web3
 from app.chain.settings import ChainSettings
-from app.chain.settler import Settler
-from app.chain.watcher import Watcher
+from app.workers.settler import Settler
+from app.workers.watcher import Watcher
 from app.config import Config
 from app.services import refunds
 
@@ -28,9 +27,9 @@ def lock_name(chain_id: int) -> str:
 def run_watcher(config: Config, stop=lambda: False, standby_seconds: float = STANDBY_SECONDS) -> None:
     """Watch config's chain until stop() is true; with REDIS_URL only while holding the chain's lock."""
     chain = config.CHAIN
-    w3, window = make_web3(chain.rpc_url), timedelta(seconds=chain.monitor_window_seconds)
-    watcher = Watcher(w3, chain, max_chunk=chain.watch_chunk, monitor_window=window)
-    after_tick = follow_up(w3, chain, window)
+    w3 = make_web3(chain.rpc_url)
+    watcher = Watcher(w3, chain)
+    after_tick = follow_up(w3, chain)
     if not config.REDIS_URL:
         logger.warning("REDIS_URL is not set: nothing stops a second watcher; run exactly one per chain")
         watcher.run(stop, after_tick=after_tick)
@@ -47,11 +46,11 @@ def run_watcher(config: Config, stop=lambda: False, standby_seconds: float = STA
             _release(lock)
 
 
-def follow_up(w3, chain: ChainSettings, window: timedelta):
+def follow_up(w3, chain: ChainSettings):
     """Return the work the watcher does after each tick: verify submitted refunds, and settle unless disabled."""
     settler = None
     if chain.settle and chain.operator_key and chain.factory:
-        settler = Settler(w3, chain, monitor_window=window)
+        settler = Settler(w3, chain)
     else:
         logger.warning("settler off (SETTLER=off, or no OPERATOR_PRIVATE_KEY / DEPOSIT_FACTORY): paid orders "
                        "stay paid until something settles them")

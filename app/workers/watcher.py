@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 from eth_utils import to_checksum_address
 from sqlalchemy import delete, or_, select
@@ -51,13 +51,11 @@ UNKNOWN_SENDER = ZERO_ADDRESS  # an internal transfer's sender is not in any log
 class Watcher:
     w3: Web3
     chain: ChainSettings
-    monitor_window: timedelta = timedelta(hours=24)
-    max_chunk: int = 200
     chunk: int = field(default=0)
     split_shares: dict[str, tuple[dict[str, int], int]] = field(default_factory=dict)  # immutable on chain
 
     def __post_init__(self) -> None:
-        self.chunk = self.chunk or self.max_chunk
+        self.chunk = self.chunk or self.chain.watch_chunk
 
     def tick(self, now: datetime | None = None) -> int:
         """Process the next chunk of blocks; return how many. Raises on RPC failure (cursor unchanged)."""
@@ -86,7 +84,7 @@ class Watcher:
         while not stop():
             try:
                 processed = self.tick()
-                backoff, self.chunk = 0.5, min(self.max_chunk, self.chunk * 2)
+                backoff, self.chunk = 0.5, min(self.chain.watch_chunk, self.chunk * 2)
             except Exception as exc:  # noqa: BLE001 - any RPC/DB failure: log, keep the cursor, retry
                 db.session.rollback()
                 self.chunk = max(1, self.chunk // 2)
@@ -122,7 +120,7 @@ class Watcher:
         settlement), and the others while their quote is valid or expired within the monitor window."""
         orders = db.session.scalars(select(Order).options(selectinload(Order.quotes)).where(
             Order.chain_id == self.chain.chain_id, Order.deposit_address.is_not(None),
-            or_(Order.status == OrderStatus.PAID.value, Order.expires_at >= now - self.monitor_window))).all()
+            or_(Order.status == OrderStatus.PAID, Order.expires_at >= now - self.chain.monitor_window))).all()
         return {order.deposit_address.lower(): order for order in orders}
 
     def _token_transfers(self, first: int, last: int, blocks: list, watched: dict[str, Order]) -> list[Transfer]:

@@ -25,12 +25,13 @@ from web3.exceptions import ContractLogicError, TransactionNotFound, Web3RPCErro
 from app.chain.contracts import BALANCE_OF_ABI, load_artifact
 from app.chain.deposits import order_ref
 from app.chain.events import ZERO_ADDRESS
-from app.chain.operator import bumped, fees, reserved_nonce
+from app.chain.operator import bumped, fees, commit_with_nonce
 from app.chain.settings import ETH, ChainSettings
-from app.domain.statuses import OrderStatus
+from app.domain import settlement
+from app.domain.statuses import OrderStatus, SettleState
 from app.extensions import db
 from app.models import ChainCursor, Order, Payment, SettleTx, Sweep, utcnow
-from app.services.payments import per_token, rows_by_order
+from app.services.payments import rows_by_order
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +43,6 @@ GAS_MARGIN = (5, 4)  # the node's estimate + 25 %
 class Settler:
     w3: Web3
     chain: ChainSettings
-    monitor_window: timedelta = timedelta(hours=24)
     account: object = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -55,7 +55,7 @@ class Settler:
         cursor = db.session.get(ChainCursor, self.chain.chain_id)
         if cursor is None:
             return 0
-        final_block = cursor.block_number - self.chain.confirmations + 1
+        final_block = settlement.newest_final_block(cursor.block_number, self.chain.confirmations)
         self._shepherd(final_block, now)
         sent = sum(self._send(order, symbol) for order, symbol in self._due(final_block, now))
         db.session.commit()
@@ -68,7 +68,7 @@ class Settler:
         final_count = self.w3.eth.get_transaction_count(sender, max(final_block, 0))
         in_flight = db.session.scalars(select(SettleTx).where(
             SettleTx.chain_id == self.chain.chain_id, SettleTx.sender == sender,
-            or_(SettleTx.state == "pending", SettleTx.nonce >= final_count)).order_by(SettleTx.nonce, SettleTx.id)).all()
+            or_(SettleTx.state == SettleState.PENDING, SettleTx.nonce >= final_count)).order_by(SettleTx.nonce, SettleTx.id)).all()
         if not in_flight:
             return
         mined_count = self.w3.eth.get_transaction_count(sender, "latest")
@@ -78,10 +78,10 @@ class Settler:
                 self._finish(attempts)
                 continue
             for attempt in attempts:
-                if attempt.state != "pending":
+                if attempt.state != SettleState.PENDING:
                     logger.warning("settle tx=%s (%s) is no longer final: a reorg took it back", attempt.tx_hash,
                                    attempt.state)
-                    attempt.state = "pending"
+                    attempt.state = SettleState.PENDING
             if nonce >= mined_count:
                 self._keep_alive(attempts[-1], now)
         db.session.commit()
@@ -92,13 +92,13 @@ class Settler:
             try:
                 receipt = self.w3.eth.get_transaction_receipt(attempt.tx_hash)
             except TransactionNotFound:
-                attempt.state = "replaced"
+                attempt.state = SettleState.REPLACED
                 continue
-            attempt.state = "done" if receipt["status"] == 1 else "failed"
+            attempt.state = SettleState.DONE if receipt["status"] == 1 else SettleState.FAILED
             log = logger.info if receipt["status"] == 1 else logger.error
             log("settle %s order=%d token=%s tx=%s nonce=%d", attempt.state, attempt.order_id, attempt.symbol,
                 attempt.tx_hash, attempt.nonce)
-        if all(a.state == "replaced" for a in attempts):
+        if all(a.state == SettleState.REPLACED for a in attempts):
             logger.error("settle nonce=%d was used by a transaction the settler did not record", attempts[0].nonce)
 
     def _keep_alive(self, latest: SettleTx, now: datetime) -> None:
@@ -128,12 +128,12 @@ class Settler:
         merchant's); partly paid ones once their quote has expired (the merchant refunds or settles up).
         Besides paid orders, only those within the monitor window are looked at, as the watcher does.
         """
-        S, recent = OrderStatus, Order.expires_at >= now - self.monitor_window
+        S, recent = OrderStatus, Order.expires_at >= now - self.chain.monitor_window
         orders = db.session.scalars(select(Order).where(
             Order.chain_id == self.chain.chain_id, Order.split_address.is_not(None), or_(
-                Order.status == S.PAID.value,
-                Order.status.in_([S.COMPLETED.value, S.REFUNDED.value]) & recent,
-                Order.status.in_([S.PENDING.value, S.EXPIRED.value]) & recent & (Order.expires_at < now),
+                Order.status == S.PAID,
+                Order.status.in_([S.COMPLETED, S.REFUNDED]) & recent,
+                Order.status.in_([S.PENDING, S.EXPIRED]) & recent & (Order.expires_at < now),
             )).order_by(Order.id)).all()
         if not orders:
             return []
@@ -141,15 +141,13 @@ class Settler:
         paid, swept = rows_by_order(Payment, ids), rows_by_order(Sweep, ids)
         tries = Counter(tuple(row) for row in db.session.execute(
             select(SettleTx.order_id, SettleTx.symbol, SettleTx.state).where(
-                SettleTx.order_id.in_(ids), SettleTx.state.in_(["pending", "failed"]))))
+                SettleTx.order_id.in_(ids), SettleTx.state.in_([SettleState.PENDING, SettleState.FAILED]))))
         due = []
         for order in orders:
-            held = per_token([p for p in paid[order.id] if p.block_number <= final_block])
-            for symbol, amount in per_token(swept[order.id]).items():
-                held[symbol] = held.get(symbol, 0) - amount
-            for symbol, amount in held.items():
-                if amount > 0 and not tries[(order.id, symbol, "pending")]:
-                    if tries[(order.id, symbol, "failed")] < MAX_FAILED:
+            confirmed = [p for p in paid[order.id] if p.block_number <= final_block]
+            for symbol, amount in settlement.unswept(confirmed, swept[order.id]).items():
+                if amount > 0 and not tries[(order.id, symbol, SettleState.PENDING)]:
+                    if tries[(order.id, symbol, SettleState.FAILED)] < MAX_FAILED:
                         due.append((order, symbol))
         return due
 
@@ -165,7 +163,7 @@ class Settler:
         fee = fees(self.w3)
         fee = {"maxFeePerGas": fee.get("maxFeePerGas", fee.get("gasPrice")),
                "maxPriorityFeePerGas": fee.get("maxPriorityFeePerGas", fee.get("gasPrice"))}
-        with reserved_nonce(self.w3, self.chain.chain_id, self.account.address) as nonce:
+        with commit_with_nonce(self.w3, self.chain.chain_id, self.account.address) as nonce:
             settle = self._sign(order, symbol, call, nonce, gas, fee)
             db.session.add(settle)
         logger.info("settle sent receipt=%s token=%s tx=%s nonce=%d", order.receipt_id, symbol, settle.tx_hash, nonce)

@@ -1,0 +1,47 @@
+"""The one way an order changes status (DESIGN.md §6): each move is checked against the transition table
+and appends a history row (time, actor, cause), in the caller's transaction. Nothing else assigns
+`order.status` or `order.exception_status`; later, the webhook event of a change is written here too."""
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from app.domain.statuses import ExceptionStatus, OrderStatus, check_transition, transition_path
+from app.models import Order, OrderStatusChange, utcnow
+
+logger = logging.getLogger(__name__)
+
+
+def begin(order: Order, actor: str, at: datetime) -> None:
+    """Give a new order its first status, generated, with its first history row."""
+    order.status = OrderStatus.GENERATED
+    _record(order, actor, {}, at)
+
+
+def move(order: Order, target: OrderStatus, actor: str, cause: dict, at: datetime | None = None) -> None:
+    """Move order one step to target, with a history row; raises IllegalTransition if the table forbids it."""
+    check_transition(OrderStatus(order.status), target)
+    order.status = target
+    _record(order, actor, cause, at)
+    logger.info("order status receipt=%s status=%s actor=%s cause=%s", order.receipt_id, target, actor, cause)
+
+
+def walk(order: Order, target: OrderStatus, actor: str, cause: dict, at: datetime | None = None) -> None:
+    """Move order to target through each allowed step (none when it is there); raises IllegalTransition
+    when the table has no way there."""
+    for step in transition_path(OrderStatus(order.status), target):
+        move(order, step, actor, cause, at)
+
+
+def note(order: Order, actor: str, cause: dict, at: datetime | None = None) -> None:
+    """Append a history row that keeps the status (a requote of an order not yet marked expired)."""
+    _record(order, actor, cause, at)
+
+
+def flag(order: Order, exception_status: ExceptionStatus | None) -> None:
+    """Set the order's exception status (paid_partial, paid_over, paid_late, or None)."""
+    order.exception_status = exception_status
+
+
+def _record(order: Order, actor: str, cause: dict, at: datetime | None) -> None:
+    order.history.append(OrderStatusChange(status=order.status, at=at or utcnow(), actor=actor, cause=cause))
