@@ -8,7 +8,7 @@ from flask import Response
 
 from app import create_app
 from app.config import Config
-from tests.api.conftest import Wallet
+from tests.helpers.wallet import Wallet
 
 
 @pytest.mark.parametrize("method, path", [("get", "/api/receipts"), ("get", "/nowhere"), ("delete", "/api/orders"),

@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from app.models import ApiKey, InventoryItem, Merchant, Order, Refund, ShopConfig
 from app.services import keys, shops
-from tests.api.conftest import Wallet
+from tests.helpers.wallet import Wallet
 
 VICTIM_SKU = "VICTIM-SKU-1"
 VICTIM_BRAND = "Victim Brand Shop"

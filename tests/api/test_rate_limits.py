@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ import pytest
 
 from app import create_app
 from app.models import Order
+from tests.helpers.processes import free_ports
 
 BODY = {"items": [{"sku": "FOOD-001", "qty": 1}]}
 
@@ -64,18 +64,6 @@ def test_with_redis_down_orders_are_still_taken_under_per_process_limits(limited
     statuses = [client.post("/api/orders", json=BODY, headers=shop.headers).status_code for _ in range(4)]
     assert statuses == [200, 200, 200, 429], "the in-memory fallback keeps the same limit"
     assert count_rows(Order) == 3
-
-
-def free_ports(count: int) -> list[int]:
-    """Return distinct free ports (all probes are held open together, so none is handed out twice)."""
-    probes = [socket.socket() for _ in range(count)]
-    try:
-        for probe in probes:
-            probe.bind(("127.0.0.1", 0))
-        return [probe.getsockname()[1] for probe in probes]
-    finally:
-        for probe in probes:
-            probe.close()
 
 
 def test_two_gunicorn_servers_share_one_limit_through_redis(shop, database_url, redis_url, tmp_path):

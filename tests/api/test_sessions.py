@@ -11,8 +11,8 @@ from app import create_app
 from app.auth import sessions
 from app.models import LoginNonce, ShopConfig
 from app.services import shops
-from tests.api.conftest import Wallet
-from tests.conftest import TEST_SECRET_KEY
+from tests.helpers.config import TEST_SECRET_KEY
+from tests.helpers.wallet import Wallet
 
 
 def test_a_signed_message_signs_in_with_secure_cookie_flags_and_acts_for_its_merchant(merchant_wallet, app):

@@ -16,7 +16,7 @@ from app.chain.contracts import load_artifact
 
 from app.chain.devchain import ROOT
 
-from .conftest import deploy, transact, wait
+from tests.helpers.chain import deploy, transact, wait
 
 ETH = "0x0000000000000000000000000000000000000000"
 # EIP-1167 minimal proxy: creation code = PREFIX + implementation + SUFFIX (as in OZ 4.9.6 Clones.sol).

@@ -14,8 +14,8 @@ from app.chain import deposits
 from app.chain.events import SETTLED_TOPIC
 from app.extensions import db
 from app.models import Order, utcnow
-from tests.chain.conftest import assert_ledger_matches_chain, deploy, mine, pay_token, quote, transact
-from tests.chain.test_watcher_resilience import TILLPOINT, wait_for, watcher_env
+from tests.helpers.chain import assert_ledger_matches_chain, deploy, mine, pay_token, quote, transact
+from tests.helpers.processes import TILLPOINT, wait_for, watcher_env
 
 MERCHANT_BPS, PLATFORM_BPS = 9900, 100
 

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from app.chain.client import make_web3
 from app.chain.watcher import Watcher
 from app.models import ChainCursor, Order, Payment
-from tests.chain.conftest import CONFIRMATIONS, deploy, mine, pay_token, quote, transact
+from tests.helpers.chain import CONFIRMATIONS, deploy, mine, pay_token, quote, transact
 
 
 

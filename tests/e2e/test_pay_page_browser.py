@@ -19,7 +19,7 @@ from web3 import HTTPProvider, Web3
 from app.chain import devchain
 from app.config import read_env_file
 from app.pay import eip681
-from tests.e2e.conftest import TILLPOINT, call
+from tests.helpers.processes import TILLPOINT, call
 
 CHROMIUM = "/usr/bin/chromium"
 # Known to work on these machines: without the networking flags Chromium keeps calling home and is refused.

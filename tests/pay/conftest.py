@@ -3,27 +3,17 @@ orders made through the real service with a fixed ETH price, and payments applie
 from __future__ import annotations
 
 from datetime import timedelta
-from decimal import Decimal
 from itertools import count
 
 import pytest
 
 from app import create_app
-from app.chain.quotes import EthPrice
 from app.chain.settings import ChainSettings, parse_tokens
 from app.domain.pricing import parse_fee_tiers
 from app.models import ChainCursor, Order, Payment, utcnow
 from app.services import orders, payments
 from app.services.checkout import find_order
-
-USDC = "0x" + "11" * 20
-USDT = "0x" + "22" * 20
-FACTORY = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
-ETH_PRICE = EthPrice(answer=3000_00000000, decimals=8, updated_at=0)  # $3,000.00
-
-
-def fixed_eth_price() -> EthPrice:
-    return EthPrice(ETH_PRICE.answer, ETH_PRICE.decimals, int(utcnow().timestamp()))
+from tests.helpers.pay import FACTORY, USDC, USDT, fixed_eth_price
 
 
 @pytest.fixture(scope="session")
@@ -98,7 +88,3 @@ def set_status(in_app):
             session.commit()
 
     return set_
-
-
-def usdc_units(usd: str) -> int:
-    return int(Decimal(usd) * 10**6)

@@ -11,7 +11,7 @@ import redis
 
 from app import create_app
 from app.pay import events, stream
-from tests.pay.conftest import usdc_units
+from tests.helpers.pay import usdc_units
 
 
 def frames(response):

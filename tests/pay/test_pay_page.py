@@ -11,8 +11,8 @@ from PIL import Image
 
 from app import create_app
 from app.models import Order, Refund, utcnow
-from tests.pay.conftest import usdc_units
-from tests.test_extensions import drop_connections
+from tests.helpers.db import drop_connections
+from tests.helpers.pay import usdc_units
 
 ETH_QUOTE = 4_217_000_000_000_000  # $12.65 at $3,000.00, rounded up to a multiple of 10^12 wei
 
