@@ -66,6 +66,7 @@ def test_with_redis_down_orders_are_still_taken_under_per_process_limits(limited
     assert count_rows(Order) == 3
 
 
+@pytest.mark.slow
 def test_two_gunicorn_servers_share_one_limit_through_redis(shop, database_url, redis_url, tmp_path):
     env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url, "RATE_LIMIT": "5 per minute",
            "RATE_LIMIT_KEY_PREFIX": f"test-{uuid.uuid4().hex}"}

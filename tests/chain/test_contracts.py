@@ -214,6 +214,7 @@ def test_mock_price_feed(w3, accounts, contracts):
     assert feed.functions.getRoundData(1).call()[1] == 3000 * 10**8
 
 
+@pytest.mark.slow
 def test_artifacts_are_fresh():
     """The committed contracts_abi/*.json match a fresh compile of contracts_abi/src (about 3 s of solc)."""
     proc = subprocess.run([sys.executable, str(ROOT / "contracts_abi" / "build.py"), "--check"],

@@ -7,6 +7,7 @@ import subprocess
 from dataclasses import replace
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from app.chain import deposits
@@ -183,6 +184,7 @@ def test_a_stuck_settle_is_replaced_with_higher_fees_and_only_one_lands(gateway,
     assert len(settled_events(w3, contracts.factory)) == 1
 
 
+@pytest.mark.slow
 def test_tillpoint_watch_killed_after_sending_a_settle_sends_no_second_after_restart(
         gateway, w3, contracts, accounts, database_url, settle_settings, tmp_path):
     receipt = paid_in_usdc(gateway, w3, contracts, accounts)

@@ -10,6 +10,7 @@ import threading
 import time
 from dataclasses import replace
 
+import pytest
 import redis
 from sqlalchemy import create_engine, func, select
 
@@ -21,6 +22,7 @@ from tests.helpers.chain import CONFIRMATIONS, mine, pay_token, quote
 from tests.helpers.processes import TILLPOINT, free_ports, wait_for, watcher_env
 
 
+@pytest.mark.slow
 def test_watcher_killed_mid_run_credits_every_payment_exactly_once(w3, accounts, contracts, new_order,
                                                                    database_url, chain_settings):
     receipts = [new_order() for _ in range(20)]

@@ -21,6 +21,8 @@ from app.config import read_env_file
 from app.pay import eip681
 from tests.helpers.processes import TILLPOINT, call
 
+pytestmark = pytest.mark.slow
+
 CHROMIUM = "/usr/bin/chromium"
 # Known to work on these machines: without the networking flags Chromium keeps calling home and is refused.
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
