@@ -1,4 +1,4 @@
-# Tillpoint: `make demo` runs the product locally, `make test` runs the whole suite (what CI runs),
+# Tillpoint: `make demo` runs the product locally, `make test` lints and runs the whole suite (what CI runs),
 # `make test-quick` the same without the tests marked slow.
 PYTHON ?= python3
 VENV := .venv
@@ -21,9 +21,11 @@ demo: $(STAMP) node_modules
 	@$(VENV)/bin/tillpoint dev
 
 test: $(STAMP) node_modules
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-quick: $(STAMP) node_modules
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
 bench: $(STAMP)

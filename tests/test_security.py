@@ -45,7 +45,8 @@ def _app_with_pages(config: Config):
 
 def test_a_page_keeps_its_own_csp_and_is_not_framable_by_default(app):
     response = _app_with_pages(app.config["TILLPOINT"]).get("/pay/test-page")
-    assert response.headers["Content-Security-Policy"] == "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'"
+    assert response.headers["Content-Security-Policy"] == (
+        "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'")
     assert response.headers["X-Frame-Options"] == "DENY"
 
 

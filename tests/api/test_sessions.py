@@ -54,7 +54,8 @@ def test_login_is_refused_for_another_site_chain_or_time(wallet, in_app, overrid
     with in_app():
         shops.create_merchant(wallet.address, "Shop")
     response = wallet.login(wallet.message(**overrides))
-    assert (response.status_code, response.json["error"]) == (401, "unauthorized") and reason in response.json["message"]
+    assert (response.status_code, response.json["error"]) == (401, "unauthorized")
+    assert reason in response.json["message"]
     assert wallet.client.get_cookie("cb_auth_token") is None
 
 

@@ -123,7 +123,8 @@ def test_browser_wallet_switches_chain_and_sends_exactly_the_quote(demo, demo_en
         return answer["result"]
 
     phone.expose_binding("walletRequest", lambda source, m, p: wallet(source, m, p))
-    phone.add_init_script("window.ethereum = { request: ({ method, params }) => window.walletRequest(method, params || []) };")
+    phone.add_init_script(
+        "window.ethereum = { request: ({ method, params }) => window.walletRequest(method, params || []) };")
     receipt = new_order(demo)
     phone.goto(receipt["paymentUrl"] + "?token=USDC")
     button = phone.locator("#option-USDC .wallet-pay")

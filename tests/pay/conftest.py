@@ -38,7 +38,8 @@ def make_order(in_app, shop, chain):
     """Create an order for the shop's items (default: 2 coffees + 1 pastry in US-CA = $12.65); return its id."""
 
     def make(items=None, ttl=timedelta(minutes=15)) -> str:
-        settings = orders.OrderSettings(fee_tiers=parse_fee_tiers("0:50"), quote_ttl=ttl, chain=chain, read_eth_price=fixed_eth_price)
+        settings = orders.OrderSettings(fee_tiers=parse_fee_tiers("0:50"), quote_ttl=ttl, chain=chain,
+                                        read_eth_price=fixed_eth_price)
         request = orders.OrderRequest(items=items or [{"sku": "COFFEE-001", "qty": 2}, {"sku": "PASTRY-001", "qty": 1}],
                                       jurisdiction_code="US-CA", tax_rate=None, tax_components=None)
         with in_app():
@@ -57,11 +58,12 @@ def pay(in_app, chain):
         with in_app() as session:
             order = find_order(receipt_id, lock=True)
             tx = "0x" + f"{next(serial):064x}"
-            session.add(Payment(order_id=order.id, chain_id=chain.chain_id, tx_hash=tx, log_index=0 if symbol != "ETH" else -1,
-                                block_number=block, block_hash="0x" + "ab" * 32,
+            session.add(Payment(order_id=order.id, chain_id=chain.chain_id, tx_hash=tx,
+                                log_index=0 if symbol != "ETH" else -1, block_number=block, block_hash="0x" + "ab" * 32,
                                 block_time=order.expires_at + timedelta(seconds=1) if late else utcnow(),
-                                symbol=symbol, token_address=None, from_address="0x" + "77" * 20, amount_base_units=amount,
-                                usd_cents=payments.usd_cents(order, symbol, amount), late=late))
+                                symbol=symbol, token_address=None, from_address="0x" + "77" * 20,
+                                amount_base_units=amount, usd_cents=payments.usd_cents(order, symbol, amount),
+                                late=late))
             cursor = session.get(ChainCursor, chain.chain_id)
             if cursor is None:
                 session.add(ChainCursor(chain_id=chain.chain_id, block_number=head))
