@@ -1,10 +1,11 @@
-# Tillpoint: `make demo` runs the product locally, `make test` runs the whole suite.
+# Tillpoint: `make demo` runs the product locally, `make test` lints and runs the whole suite (what CI runs),
+# `make test-quick` the same without the tests marked slow.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench contracts install clean
+.PHONY: demo test test-quick bench contracts install clean
 
 $(STAMP): pyproject.toml
 	@echo "Installing into $(VENV) (first run only)…"
@@ -20,8 +21,14 @@ demo: $(STAMP) node_modules
 	@$(VENV)/bin/tillpoint dev
 
 test: $(STAMP) node_modules
+	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports  # the layers of DESIGN.md §2 (.importlinter): fails on an upward import
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-quick: $(STAMP) node_modules
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
+	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(PY) bench/orders.py

@@ -62,7 +62,8 @@ def report(results: dict[str, dict]) -> bool:
         print(f"{name:<10}{r['rps']:>10.1f}{r['p50']:>10.2f}{r['p99']:>10.2f}{r['non2xx']:>10}")
     for name in ("page", "qr"):
         ratio = results[name]["rps"] / results["bare"]["rps"]
-        print(f"ratio ({name} / bare template throughput): {ratio:.2f}  goal >= 0.50: {'met' if ratio >= 0.5 else 'NOT met'}")
+        verdict = "met" if ratio >= 0.5 else "NOT met"
+        print(f"ratio ({name} / bare template throughput): {ratio:.2f}  goal >= 0.50: {verdict}")
     failed = [name for name, r in results.items() if r["non2xx"]]
     for name in failed:
         print(f"FAILED: {name} returned {results[name]['non2xx']} non-2xx responses")

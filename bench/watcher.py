@@ -202,9 +202,10 @@ def measure_latency(app, config: Config, url: str, shopper: str, usdc: str) -> l
             for address, quote, receipt_id in fresh:
                 time.sleep(random.uniform(0.1, 1.5))
                 tx = rpc(url, "eth_sendTransaction", transfer_tx(shopper, usdc, address, quote))
-                mined = wait_until(lambda: rpc(url, "eth_getTransactionReceipt", tx), 10, 0.01)
-                seen = wait_until(lambda: conn.execute("SELECT 1 FROM orders WHERE receipt_id = %s AND status IN "
-                                                       "('pending', 'paid')", (receipt_id,)).fetchone(), 30, 0.02)
+                mined = wait_until(lambda tx=tx: rpc(url, "eth_getTransactionReceipt", tx), 10, 0.01)
+                seen = wait_until(lambda rid=receipt_id: conn.execute(
+                    "SELECT 1 FROM orders WHERE receipt_id = %s AND status IN ('pending', 'paid')", (rid,)).fetchone(),
+                    30, 0.02)
                 samples.append(seen - mined)
     finally:
         stop.set()

@@ -4,27 +4,24 @@ from __future__ import annotations
 
 import os
 from contextlib import contextmanager
-from decimal import Decimal
 
 import pytest
 from hypothesis import settings
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import create_engine, func, select
 
 from app import create_app, migrate
 from app.config import Config, normalize_database_url
-from app.domain.scopes import SCOPES
 from app.extensions import db
 from app.models import Base
-from app.services import inventory, keys, shops
-
-ALL_SCOPES = list(SCOPES)
+from tests.factories import US_CA, Factory, Shop
+from tests.helpers.config import TEST_SECRET_KEY
+from tests.helpers.db import reset_database
 
 # CI replays the same generated examples every run (a red gate must be reproducible); local runs
 # explore new ones each time.
 settings.register_profile("ci", derandomize=True)
 if os.environ.get("CI"):
     settings.load_profile("ci")
-TEST_SECRET_KEY = "test-secret-key-not-for-production-0123456789abcdef0123456789abcdef"
 # Processes the tests start (tillpoint watch, gunicorn, the CLI) run in production mode and need one too.
 os.environ.setdefault("SECRET_KEY", TEST_SECRET_KEY)
 
@@ -38,19 +35,6 @@ def pytest_collection_modifyitems(config, items):
     if left_out:
         config.hook.pytest_deselected(items=left_out)
         items[:] = [item for item in items if not item.get_closest_marker("postgresql")]
-
-
-def reset_database(url: str) -> None:
-    """Drop everything in the test database so the migrations start from nothing."""
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
-            conn.execute(text("DROP SCHEMA public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
-        else:
-            Base.metadata.drop_all(conn)
-            conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
-    engine.dispose()
 
 
 @pytest.fixture(scope="session")
@@ -111,44 +95,9 @@ def count_rows(in_app):
     return count
 
 
-class Factory:
-    """Creates merchants, keys and items through the real services."""
-
-    def __init__(self, in_app):
-        self.in_app = in_app
-        self.serial = 0
-
-    def merchant(self, name: str = "Shop", split: bool = True, **config):
-        self.serial += 1
-        wallet = "0x" + f"{self.serial:040x}"
-        split_address = "0x" + f"{self.serial + 1000:040x}" if split else None
-        with self.in_app():
-            merchant = shops.create_merchant(wallet, name, split_address)
-            if config:
-                shops.update_config(merchant, config)
-        return merchant
-
-    def key(self, merchant, scopes=None) -> str:
-        with self.in_app():
-            _, secret = keys.create_key(merchant, scopes or ALL_SCOPES)
-        return secret
-
-    def item(self, merchant, sku: str, price: str, taxable: bool = False, stock: int = -1, name=None):
-        with self.in_app():
-            return inventory.create_item(merchant, {"sku": sku, "name": name or sku, "taxable": taxable,
-                                                    "price_cents": int(Decimal(price) * 100),
-                                                    "stock_qty": stock, "description": None})
-
-
 @pytest.fixture
 def factory(in_app) -> Factory:
     return Factory(in_app)
-
-
-US_CA = {"code": "US-CA", "name": "California", "rate": Decimal("0.095"), "components": [
-    {"code": "state", "name": "State", "rate": Decimal("0.0725")},
-    {"code": "county", "name": "County", "rate": Decimal("0.01")},
-    {"code": "district", "name": "District", "rate": Decimal("0.0125")}]}
 
 
 @pytest.fixture
@@ -160,15 +109,6 @@ def shop(factory):
         ("BIG-100", "100.00", True), ("FOOD-001", "10.00", True), ("MEDICINE-001", "15.00", False),
         ("COFFEE-001", "3.50", True), ("PASTRY-001", "4.50", True)]}
     return Shop(merchant, secret, items)
-
-
-class Shop:
-    def __init__(self, merchant, key, items):
-        self.merchant, self.key, self.items = merchant, key, items
-
-    @property
-    def headers(self) -> dict:
-        return {"Ocp-Apim-Subscription-Key": self.key}
 
 
 @pytest.fixture(scope="session")

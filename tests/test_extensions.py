@@ -1,11 +1,11 @@
 """The engine's connection pool against a server that drops its connections (PostgreSQL only: SQLite has none)."""
 from __future__ import annotations
 
-import psycopg
 import pytest
 from sqlalchemy import exc, text
 
 from app.extensions import make_engine
+from tests.helpers.db import drop_connections
 
 
 pytestmark = pytest.mark.postgresql  # a connection the server drops needs a database server
@@ -14,13 +14,6 @@ pytestmark = pytest.mark.postgresql  # a connection the server drops needs a dat
 @pytest.fixture
 def postgres_url(database_url) -> str:
     return database_url
-
-
-def drop_connections(url: str) -> None:
-    """Do what a server restart does to every other connection of the database: terminate it."""
-    with psycopg.connect(url.replace("postgresql+psycopg", "postgresql"), autocommit=True) as conn:
-        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                     "WHERE datname = current_database() AND pid <> pg_backend_pid()")
 
 
 def backend_pid(engine) -> int:

@@ -8,7 +8,7 @@ from flask import Response
 
 from app import create_app
 from app.config import Config
-from tests.api.conftest import Wallet
+from tests.helpers.wallet import Wallet
 
 
 @pytest.mark.parametrize("method, path", [("get", "/api/receipts"), ("get", "/nowhere"), ("delete", "/api/orders"),
@@ -45,7 +45,8 @@ def _app_with_pages(config: Config):
 
 def test_a_page_keeps_its_own_csp_and_is_not_framable_by_default(app):
     response = _app_with_pages(app.config["TILLPOINT"]).get("/pay/test-page")
-    assert response.headers["Content-Security-Policy"] == "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'"
+    assert response.headers["Content-Security-Policy"] == (
+        "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'")
     assert response.headers["X-Frame-Options"] == "DENY"
 
 

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from app.domain.scopes import SCOPES
 from app.models import ApiKey, InventoryItem, Merchant, Order, Refund, ShopConfig
 from app.services import keys, shops
-from tests.api.conftest import Wallet
+from tests.helpers.wallet import Wallet
 
 VICTIM_SKU = "VICTIM-SKU-1"
 VICTIM_BRAND = "Victim Brand Shop"
@@ -56,10 +56,12 @@ class Route:
 
     def url(self, victim) -> str:
         missing = self.arguments - PATH_VALUES.keys()
-        assert not missing, f"{self.endpoint}: add a victim value for path parameter(s) {sorted(missing)} to PATH_VALUES"
+        assert not missing, \
+            f"{self.endpoint}: add a victim value for path parameter(s) {sorted(missing)} to PATH_VALUES"
         url = self.rule
         for name in self.arguments:
-            url = url.replace(f"<{name}>", PATH_VALUES[name](victim)).replace(f"<string:{name}>", PATH_VALUES[name](victim))
+            value = PATH_VALUES[name](victim)
+            url = url.replace(f"<{name}>", value).replace(f"<string:{name}>", value)
         return url
 
     def body(self) -> dict | None:
@@ -196,5 +198,6 @@ def test_without_a_credential_every_keyed_route_is_401(app, victim):
     client = app.test_client()
     failures = [f"{route.method} {route.rule}: {response.status_code}"
                 for route in keyed_routes(app)
-                if (response := client.open(route.url(victim), method=route.method, json=route.body())).status_code != 401]
+                if (response := client.open(route.url(victim), method=route.method,
+                                            json=route.body())).status_code != 401]
     assert not failures, "\n".join(failures)

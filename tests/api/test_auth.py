@@ -29,7 +29,8 @@ def test_revoked_key_is_unauthorized(client, shop, in_app):
 
 
 def test_key_without_scope_is_forbidden(client, shop, factory, count_rows):
-    response = client.post("/api/orders", json=BODY, headers={"x-api-key": factory.key(shop.merchant, ["receipts:read"])})
+    key = factory.key(shop.merchant, ["receipts:read"])
+    response = client.post("/api/orders", json=BODY, headers={"x-api-key": key})
     assert (response.status_code, response.json["error"]) == (403, "insufficient_scope")
     assert count_rows(Order) == 0
 

@@ -62,7 +62,8 @@ def test_stamped_scopes_limit_the_stamped_caller(gateway_app, victim, count_rows
 
 def test_the_edge_secret_without_a_stamp_leaves_keys_in_charge(gateway_app, shop, victim):
     headers = {**shop.headers, "x-edge-secret": EDGE, "x-wallet": victim.wallet}
-    assert gateway_app().post("/api/orders", json=BODY, headers=headers).json["receipt"]["brandName"] == "My Coffee Shop"
+    receipt = gateway_app().post("/api/orders", json=BODY, headers=headers).json["receipt"]
+    assert receipt["brandName"] == "My Coffee Shop"
 
 
 def test_edge_only_refuses_direct_requests_except_healthz(gateway_app, shop):
@@ -87,7 +88,8 @@ def test_behind_the_gateway_public_reads_count_per_forwarded_client(gateway_app,
     assert [r.status_code for r in first] == [200, 200, 429]
     other = client.get("/api/inventory", headers={**read, "X-Forwarded-For": "198.51.100.2"})
     assert other.status_code == 200, "another client behind the same gateway has its own bucket"
-    spoofed = [client.get("/api/inventory", headers={"x-wallet": shop.merchant.wallet, "X-Forwarded-For": f"192.0.2.{n}"})
+    spoofed = [client.get("/api/inventory",
+                          headers={"x-wallet": shop.merchant.wallet, "X-Forwarded-For": f"192.0.2.{n}"})
                for n in range(3)]
     assert [r.status_code for r in spoofed] == [200, 200, 429], \
         "without the edge secret X-Forwarded-For is not believed: one bucket for the socket address"

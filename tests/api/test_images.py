@@ -69,7 +69,8 @@ def test_metadata_is_stripped(client, shop):
 
 def test_receipts_carry_the_thumbnail_as_thumb(client, shop):
     response = upload(client, shop, shop.items["COFFEE-001"].id, image_bytes("PNG"))
-    order = client.post("/api/orders", json={"items": [{"sku": "COFFEE-001", "qty": 1}, {"sku": "PASTRY-001", "qty": 1}]},
+    order = client.post("/api/orders",
+                        json={"items": [{"sku": "COFFEE-001", "qty": 1}, {"sku": "PASTRY-001", "qty": 1}]},
                         headers=shop.headers).json["receipt"]
     by_sku = {line.get("sku"): line for line in order["lineItems"]}
     assert by_sku["COFFEE-001"]["thumb"] == response.json["image"]

@@ -23,7 +23,8 @@ def test_public_read_by_wallet_and_filters(client, shop):
     wallet = {"x-wallet": shop.merchant.wallet.upper().replace("0X", "0x")}
     everything = client.get("/api/inventory", headers=wallet).json
     assert everything["total"] == 5 and everything["pageSize"] == 100
-    assert [i["sku"] for i in client.get("/api/inventory?taxable=false", headers=wallet).json["items"]] == ["MEDICINE-001"]
+    untaxed = client.get("/api/inventory?taxable=false", headers=wallet).json["items"]
+    assert [i["sku"] for i in untaxed] == ["MEDICINE-001"]
     assert [i["sku"] for i in client.get("/api/inventory?q=past", headers=wallet).json["items"]] == ["PASTRY-001"]
     page = client.get("/api/inventory?limit=2&page=1", headers=wallet).json
     assert [i["sku"] for i in page["items"]] == ["FOOD-001", "MEDICINE-001"] and page["total"] == 5
@@ -61,7 +62,8 @@ def test_bad_inventory_query_is_invalid_input(client, shop, query):
 
 @pytest.mark.parametrize("change", [
     {"priceUsd": "3.505"}, {"priceUsd": -1}, {"priceUsd": True}, {"priceUsd": "abc"}, {"priceUsd": "NaN"},
-    {"priceUsd": "1e999999999"}, {"priceUsd": "1e-999999999"}, {"priceUsd": None}, {"taxable": "yes"}, {"stockQty": -2}, {"stockQty": 1.5},
+    {"priceUsd": "1e999999999"}, {"priceUsd": "1e-999999999"}, {"priceUsd": None}, {"taxable": "yes"},
+    {"stockQty": -2}, {"stockQty": 1.5},
     {"sku": ""}, {"sku": "has space"}, {"name": ""}, {"extra": 1},
 ], ids=["three-decimals", "negative", "bool", "text", "nan", "huge-exponent", "tiny-exponent", "null", "taxable-text",
         "stock-below-minus-one", "stock-fraction", "empty-sku", "sku-space", "empty-name", "unknown-field"])
@@ -94,5 +96,6 @@ def test_writes_need_the_inventory_write_scope(client, shop, factory):
     reader = factory.key(shop.merchant, ["inventory:read"])
     response = client.post("/api/inventory", json={**ESPRESSO, "sku": "X-1"}, headers={"x-api-key": reader})
     assert (response.status_code, response.json["error"]) == (403, "insufficient_scope")
-    response = client.post("/api/inventory", json={**ESPRESSO, "sku": "X-1"}, headers={"x-wallet": shop.merchant.wallet})
+    response = client.post("/api/inventory", json={**ESPRESSO, "sku": "X-1"},
+                           headers={"x-wallet": shop.merchant.wallet})
     assert (response.status_code, response.json["error"]) == (401, "unauthorized")

@@ -48,7 +48,7 @@ def test_unknown_routes_and_methods_answer_in_the_error_model(client, method, pa
 def test_an_unreachable_chain_rpc_is_reported_but_never_fails_health(app):
     from dataclasses import replace
 
-    from tests.api.test_rate_limits import free_ports
+    from tests.helpers.processes import free_ports
 
     [port] = free_ports(1)
     chain = replace(app.config["TILLPOINT"].CHAIN, rpc_url=f"http://127.0.0.1:{port}/v2/KEY")

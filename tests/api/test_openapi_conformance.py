@@ -23,6 +23,8 @@ MAX_EXAMPLES = 25  # per operation and mode: a few seconds per database for the 
 # the opposite check (schema-violating input is refused) stays on.
 EXCLUDED_CHECKS = [not_a_server_error, positive_data_acceptance]
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def api_schema(app):

@@ -11,7 +11,8 @@ ONE_FOOD = {"items": [{"sku": "FOOD-001", "qty": 1}]}
 
 
 def create(client, shop, qty=1) -> dict:
-    return client.post("/api/orders", json={"items": [{"sku": "FOOD-001", "qty": qty}]}, headers=shop.headers).json["receipt"]
+    response = client.post("/api/orders", json={"items": [{"sku": "FOOD-001", "qty": qty}]}, headers=shop.headers)
+    return response.json["receipt"]
 
 
 def test_receipt_read_back_equals_what_was_created(client, shop):
@@ -30,7 +31,8 @@ def test_list_is_newest_first_with_limit_and_time_window(client, shop, in_app):
         middle_ms = int(session.query(Order).filter_by(receipt_id=ids[1]).one().created_at.timestamp() * 1000)
     listed = client.get("/api/receipts", headers=shop.headers).json["receipts"]
     assert [r["receiptId"] for r in listed] == ids[::-1]
-    assert [r["receiptId"] for r in client.get("/api/receipts?limit=1", headers=shop.headers).json["receipts"]] == [ids[2]]
+    newest = client.get("/api/receipts?limit=1", headers=shop.headers).json["receipts"]
+    assert [r["receiptId"] for r in newest] == [ids[2]]
     window = client.get(f"/api/receipts?start={middle_ms}&end={middle_ms}", headers=shop.headers).json["receipts"]
     assert [r["receiptId"] for r in window] == [ids[1]]
     in_seconds = client.get(f"/api/receipts?start={middle_ms // 1000 + 1}", headers=shop.headers).json["receipts"]

@@ -11,8 +11,8 @@ from app import create_app
 from app.auth import sessions
 from app.models import LoginNonce, ShopConfig
 from app.services import shops
-from tests.api.conftest import Wallet
-from tests.conftest import TEST_SECRET_KEY
+from tests.helpers.config import TEST_SECRET_KEY
+from tests.helpers.wallet import Wallet
 
 
 def test_a_signed_message_signs_in_with_secure_cookie_flags_and_acts_for_its_merchant(merchant_wallet, app):
@@ -54,7 +54,8 @@ def test_login_is_refused_for_another_site_chain_or_time(wallet, in_app, overrid
     with in_app():
         shops.create_merchant(wallet.address, "Shop")
     response = wallet.login(wallet.message(**overrides))
-    assert (response.status_code, response.json["error"]) == (401, "unauthorized") and reason in response.json["message"]
+    assert (response.status_code, response.json["error"]) == (401, "unauthorized")
+    assert reason in response.json["message"]
     assert wallet.client.get_cookie("cb_auth_token") is None
 
 

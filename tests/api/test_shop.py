@@ -6,7 +6,8 @@ from decimal import Decimal
 import pytest
 
 NY = {"code": "US-NY", "name": "New York", "rate": "0.08875",
-      "components": [{"code": "state", "name": "State", "rate": 0.04}, {"code": "city", "name": "City", "rate": "0.04875"}]}
+      "components": [{"code": "state", "name": "State", "rate": 0.04},
+                     {"code": "city", "name": "City", "rate": "0.04875"}]}
 
 
 def test_config_round_trip_keeps_exact_rates(client, shop):
@@ -25,8 +26,10 @@ def test_config_round_trip_keeps_exact_rates(client, shop):
 @pytest.mark.parametrize("body", [
     {"processingFeeAddOnBps": 1001}, {"processingFeeAddOnBps": -1}, {"processingFeeAddOnBps": 1.5},
     {"jurisdictions": [{**NY, "rate": 1.5}]}, {"jurisdictions": [NY, NY]},
-    {"jurisdictions": [{**NY, "components": [{"code": "a", "name": "A", "rate": 0.6}, {"code": "b", "name": "B", "rate": 0.6}]}]},
-    {"defaultJurisdictionCode": "XX-00"}, {"acceptedTokens": ["DOGE"]}, {"acceptedTokens": []}, {"brandName": "x" * 201},
+    {"jurisdictions": [{**NY, "components": [{"code": "a", "name": "A", "rate": 0.6},
+                                             {"code": "b", "name": "B", "rate": 0.6}]}]},
+    {"defaultJurisdictionCode": "XX-00"}, {"acceptedTokens": ["DOGE"]}, {"acceptedTokens": []},
+    {"brandName": "x" * 201},
 ], ids=["add-on-over", "add-on-negative", "add-on-fraction", "rate-over-1", "duplicate-codes",
         "components-over-1", "dangling-default", "unknown-token", "no-tokens", "long-brand"])
 def test_bad_config_is_rejected_and_changes_nothing(client, shop, body):
@@ -55,8 +58,9 @@ def test_unstorable_text_is_400_not_500(client, shop, count_rows, method, path, 
     assert client.get("/api/shop/config", headers=shop.headers).json["config"]["brandName"] == "My Coffee Shop"
 
 
-@pytest.mark.parametrize("jurisdiction", [{}, {"code": "X", "name": "X"}, {"code": "X", "name": "X", "rate": "0.1",
-                                                                            "components": [{"code": "c", "name": "c"}]}],
+@pytest.mark.parametrize("jurisdiction", [{}, {"code": "X", "name": "X"},
+                                         {"code": "X", "name": "X", "rate": "0.1",
+                                          "components": [{"code": "c", "name": "c"}]}],
                          ids=["empty", "no-rate", "component-without-rate"])
 def test_a_partial_update_still_needs_whole_jurisdictions(client, shop, jurisdiction):
     response = client.put("/api/shop/config", json={"jurisdictions": [jurisdiction]}, headers=shop.headers)

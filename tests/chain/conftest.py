@@ -1,11 +1,10 @@
 """Chain fixtures: one real anvil per session, contracts deployed once, state reverted after every test."""
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import pytest
 from eth_account import Account
-from eth_account.signers.local import LocalAccount
 from sqlalchemy import select
 from web3 import HTTPProvider, Web3
 
@@ -18,6 +17,7 @@ from app.workers.watcher import Watcher
 from app.extensions import db
 from app.models import Order, SettleTx
 from app.services import ledger, refunds
+from tests.helpers.chain import CONFIRMATIONS, Accounts, Contracts, deploy, mine, transact
 
 MNEMONIC = "test test test test test test test test test test test junk"
 Account.enable_unaudited_hdwallet_features()
@@ -39,44 +39,10 @@ def w3(anvil_url) -> Web3:
     return Web3(HTTPProvider(anvil_url))
 
 
-@dataclass(frozen=True)
-class Accounts:
-    """anvil's dev accounts (the well-known test mnemonic) with the roles the tests give them."""
-
-    platform: LocalAccount  # index 0: deploys everything, platform payee
-    merchant: LocalAccount  # index 1
-    shopper: LocalAccount  # index 2
-    all: tuple[LocalAccount, ...]  # indices 0..9; all[3:] are bystanders
-
-
 @pytest.fixture(scope="session")
 def accounts() -> Accounts:
     keys = tuple(Account.from_mnemonic(MNEMONIC, account_path=f"m/44'/60'/0'/0/{i}") for i in range(10))
     return Accounts(platform=keys[0], merchant=keys[1], shopper=keys[2], all=keys)
-
-
-def wait(w3: Web3, tx_hash):
-    """Wait for a receipt (anvil automines, so the first poll nearly always hits)."""
-    return w3.eth.wait_for_transaction_receipt(tx_hash, timeout=10, poll_latency=0.01)
-
-
-def transact(w3: Web3, fn, sender: LocalAccount, **tx):
-    """Send contract call `fn` from `sender` (unlocked on anvil); return the receipt, reverting or not."""
-    return wait(w3, fn.transact({"from": sender.address, **tx}))
-
-
-def deploy(w3: Web3, name: str, *args, sender: LocalAccount):
-    """Deploy artifact `name` with constructor `args` from `sender`; return the web3 contract instance."""
-    return devchain.deploy(w3, name, *args, sender=sender.address)
-
-
-@dataclass(frozen=True)
-class Contracts:
-    usdc: object  # MockERC20 "USD Coin"/"USDC", 6 decimals
-    usdt: object  # NoReturnToken (USDT-like: transfer returns nothing), 6 decimals
-    feed: object  # MockV3Aggregator(8, 3000e8): ETH/USD
-    factory: object  # DepositFactory
-    split: object  # Split([merchant, platform], [9900, 100])
 
 
 @pytest.fixture(scope="session")
@@ -106,9 +72,6 @@ def evm_snapshot(w3, contracts):
 
 
 # ---- a chain-configured app, orders with deposit addresses, payments and watcher ticks
-
-CONFIRMATIONS = 2
-
 
 @pytest.fixture
 def chain_settings(w3, contracts) -> ChainSettings:
@@ -165,20 +128,6 @@ def watch(chain_app, chain_settings):
                 return receipt_body(order) | {"payments": [(p.tx_hash, p.amount_base_units) for p in order.payments]}
 
     return tick
-
-
-def quote(receipt: dict, token: str) -> int:
-    return int(next(q for q in receipt["quotes"] if q["token"] == token)["amount"])
-
-
-def pay_token(w3, token, sender, to: str, amount: int):
-    receipt = transact(w3, token.functions.transfer(to, amount), sender)
-    assert receipt.status == 1
-    return receipt
-
-
-def mine(w3, blocks: int = 1) -> None:
-    w3.provider.make_request("anvil_mine", [blocks])
 
 
 # ---- the whole watch loop: watcher, settler (operator = the platform account), ledger
@@ -251,15 +200,6 @@ def gateway(settle_app, settle_settings, merchant_key):
                 return ledger.order_ledger(db.session.scalar(select(Order).where(Order.receipt_id == receipt_id)))
 
     return Gateway()
-
-
-def assert_ledger_matches_chain(gateway, receipt_id: str, balance_of) -> None:
-    """received = to merchant + to platform + held + in split, and held is what the deposit address holds."""
-    receipt = gateway.receipt(receipt_id)
-    for symbol, entry in gateway.ledger(receipt_id).items():
-        assert entry.received == entry.to_merchant + entry.to_platform + entry.held + entry.in_split
-        assert entry.received == sum(int(p["amount"]) for p in receipt["payments"] if p["token"] == symbol)
-        assert entry.held == balance_of(symbol, receipt["depositAddress"])
 
 
 @pytest.fixture

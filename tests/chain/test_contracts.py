@@ -16,7 +16,7 @@ from app.chain.contracts import load_artifact
 
 from app.chain.devchain import ROOT
 
-from .conftest import deploy, transact, wait
+from tests.helpers.chain import deploy, transact, wait
 
 ETH = "0x0000000000000000000000000000000000000000"
 # EIP-1167 minimal proxy: creation code = PREFIX + implementation + SUFFIX (as in OZ 4.9.6 Clones.sol).
@@ -214,6 +214,7 @@ def test_mock_price_feed(w3, accounts, contracts):
     assert feed.functions.getRoundData(1).call()[1] == 3000 * 10**8
 
 
+@pytest.mark.slow
 def test_artifacts_are_fresh():
     """The committed contracts_abi/*.json match a fresh compile of contracts_abi/src (about 3 s of solc)."""
     proc = subprocess.run([sys.executable, str(ROOT / "contracts_abi" / "build.py"), "--check"],

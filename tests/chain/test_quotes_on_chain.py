@@ -4,7 +4,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from app.chain.client import forget_prices
-from tests.chain.conftest import transact
+from tests.helpers.chain import transact
 
 
 def eth_rate(receipt: dict) -> Decimal | None:

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from app.services import refunds
-from tests.chain.conftest import assert_ledger_matches_chain, mine, pay_token, quote, transact
+from tests.helpers.chain import assert_ledger_matches_chain, mine, pay_token, quote, transact
 
 
 @pytest.fixture

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import time
 from dataclasses import replace
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from app.chain import deposits
 from app.chain.events import SETTLED_TOPIC
 from app.extensions import db
 from app.models import Order, utcnow
-from tests.chain.conftest import assert_ledger_matches_chain, deploy, mine, pay_token, quote, transact
-from tests.chain.test_watcher_resilience import TILLPOINT, wait_for, watcher_env
+from tests.helpers.chain import assert_ledger_matches_chain, deploy, mine, pay_token, quote, transact
+from tests.helpers.processes import TILLPOINT, wait_for, watcher_env
+from tests.helpers.rpc import RecordingRpc
 
 MERCHANT_BPS, PLATFORM_BPS = 9900, 100
 
@@ -183,34 +184,47 @@ def test_a_stuck_settle_is_replaced_with_higher_fees_and_only_one_lands(gateway,
     assert len(settled_events(w3, contracts.factory)) == 1
 
 
+@pytest.mark.slow
 def test_tillpoint_watch_killed_after_sending_a_settle_sends_no_second_after_restart(
-        gateway, w3, contracts, accounts, database_url, settle_settings):
+        gateway, w3, contracts, accounts, database_url, settle_settings, tmp_path):
     receipt = paid_in_usdc(gateway, w3, contracts, accounts)
     operator = accounts.platform.address
     env = watcher_env(database_url, settle_settings, OPERATOR_PRIVATE_KEY=settle_settings.operator_key,
                       PLATFORM_PAYEE=operator)
-    second = None
-    w3.provider.make_request("evm_setAutomine", [False])
+    rpc = RecordingRpc(settle_settings.rpc_url)  # the restarted process reaches the node through it
+    first = second = None
+    second_log = tmp_path / "second.log"
     try:
-        first = subprocess.Popen([str(TILLPOINT), "watch"], env=env, stderr=subprocess.DEVNULL)
-        wait_for(lambda: gateway.settle_txs(), every=0.05)
-        first.send_signal(signal.SIGKILL)
-        first.wait()
-        [sent] = gateway.settle_txs()
-        assert w3.eth.get_transaction_count(operator, "pending") == sent.nonce + 1  # in the node's pool
-        second = subprocess.Popen([str(TILLPOINT), "watch"], env=env, stderr=subprocess.DEVNULL)
-        time.sleep(3)  # several idle ticks of the restarted settler, no block mined
-        assert [t.tx_hash for t in gateway.settle_txs()] == [sent.tx_hash]
-        assert w3.eth.get_transaction_count(operator, "pending") == sent.nonce + 1
-    finally:
-        w3.provider.make_request("evm_setAutomine", [True])
-    try:
+        w3.provider.make_request("evm_setAutomine", [False])
+        try:
+            pending_before = w3.eth.get_transaction_count(operator, "pending")
+            first = subprocess.Popen([str(TILLPOINT), "watch"], env=env, stderr=subprocess.DEVNULL)
+            # Killed once the settle reached the node: the settler commits its row before it broadcasts.
+            wait_for(lambda: w3.eth.get_transaction_count(operator, "pending") > pending_before, every=0.05)
+            first.send_signal(signal.SIGKILL)
+            first.wait()
+            [sent] = gateway.settle_txs()
+            assert w3.eth.get_transaction_count(operator, "pending") == sent.nonce + 1  # in the node's pool
+            with second_log.open("w") as stderr:
+                second = subprocess.Popen([str(TILLPOINT), "watch"], env={**env, "RPC_URL": rpc.url}, stderr=stderr)
+            # Every settler tick begins by asking the node about the settle in flight, so the third ask means
+            # two whole ticks of the restarted settler (check what is in flight, send what is due) have run.
+            wait_for(lambda: rpc.count("eth_getTransactionByHash", sent.tx_hash) >= 3, every=0.05)
+            assert "failed" not in second_log.read_text(), "those ticks ran to the end"
+            assert [t.tx_hash for t in gateway.settle_txs()] == [sent.tx_hash]
+            assert w3.eth.get_transaction_count(operator, "pending") == sent.nonce + 1
+        finally:
+            w3.provider.make_request("evm_setAutomine", [True])
         mine(w3, 3)
         wait_for(lambda: gateway.receipt(receipt["receiptId"])["status"] == "completed", every=0.1)
     finally:
+        if first is not None and first.poll() is None:
+            first.kill()
+            first.wait()
         if second is not None:
             second.terminate()
             second.wait(10)
+        rpc.close()
     assert len(settled_events(w3, contracts.factory)) == 1
     assert [t.state for t in gateway.settle_txs()] in (["done"], ["pending"])  # done once its nonce is final
 

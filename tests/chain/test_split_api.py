@@ -10,7 +10,7 @@ from eth_account import Account
 from app import create_app
 from app.models import Merchant
 from app.services import shops, splits
-from tests.chain.conftest import deploy, mine, pay_token
+from tests.helpers.chain import deploy, mine, pay_token
 
 PLATFORM_BPS = 100
 

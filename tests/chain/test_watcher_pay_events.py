@@ -4,7 +4,7 @@ from __future__ import annotations
 from app.chain.client import make_web3
 from app.services import live_status as events
 from app.workers.watcher import Watcher
-from tests.chain.conftest import CONFIRMATIONS, mine, pay_token, quote
+from tests.helpers.chain import CONFIRMATIONS, mine, pay_token, quote
 
 
 def test_watcher_notifies_the_pay_page_of_a_payment_and_its_confirmations(w3, accounts, contracts, new_order,

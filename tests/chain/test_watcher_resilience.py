@@ -2,17 +2,15 @@
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import socket
 import socketserver
 import subprocess
-import sys
 import threading
 import time
 from dataclasses import replace
-from pathlib import Path
 
+import pytest
 import redis
 from sqlalchemy import create_engine, func, select
 
@@ -20,27 +18,11 @@ from app.chain.client import forget_prices, make_web3
 from app.workers.runner import lock_name, run_watcher
 from app.workers.watcher import Watcher
 from app.models import ChainCursor, Order, Payment
-from tests.api.test_rate_limits import free_ports
-from tests.chain.conftest import CONFIRMATIONS, mine, pay_token, quote
-
-TILLPOINT = Path(sys.executable).with_name("tillpoint")
+from tests.helpers.chain import CONFIRMATIONS, mine, pay_token, quote
+from tests.helpers.processes import TILLPOINT, free_ports, wait_for, watcher_env
 
 
-def watcher_env(database_url: str, chain, **extra) -> dict:
-    tokens = ",".join(f"{t.symbol}:{t.address}:{t.decimals}" for t in chain.tokens)
-    return {**os.environ, "DATABASE_URL": database_url, "RPC_URL": chain.rpc_url, "CHAIN_ID": str(chain.chain_id),
-            "CONFIRMATIONS": str(chain.confirmations), "DEPOSIT_FACTORY": chain.factory, "TOKENS": tokens,
-            "START_BLOCK": str(chain.start_block), "REDIS_URL": "", **extra}
-
-
-def wait_for(condition, seconds: float = 30, every: float = 0.005):
-    deadline = time.monotonic() + seconds
-    while not (result := condition()):
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(every)
-    return result
-
-
+@pytest.mark.slow
 def test_watcher_killed_mid_run_credits_every_payment_exactly_once(w3, accounts, contracts, new_order,
                                                                    database_url, chain_settings):
     receipts = [new_order() for _ in range(20)]

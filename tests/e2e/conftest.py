@@ -1,21 +1,15 @@
 """End-to-end fixtures: the whole product as `make demo` runs it (`tillpoint dev`), one per test module."""
 from __future__ import annotations
 
-import json
 import os
 import re
 import signal
 import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
-from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
-TILLPOINT = Path(sys.executable).with_name("tillpoint")
+from tests.helpers.processes import TILLPOINT
 
 
 @pytest.fixture(scope="module")
@@ -47,16 +41,3 @@ def demo(demo_env):
         pytest.fail("tillpoint dev left processes running after SIGTERM")
     except ProcessLookupError:
         pass
-
-
-def call(url: str, key: str, body: dict | None = None) -> dict:
-    """POST body (or GET) with the key; return the JSON answer, waiting for the server to boot."""
-    request = urllib.request.Request(url, data=json.dumps(body).encode() if body else None,
-                                     headers={"Content-Type": "application/json", "Ocp-Apim-Subscription-Key": key})
-    for _ in range(100):  # the workers may still be booting
-        try:
-            with urllib.request.urlopen(request, timeout=60) as response:
-                return json.loads(response.read(), parse_float=Decimal)
-        except urllib.error.URLError:
-            time.sleep(0.1)
-    raise AssertionError("server never answered")

@@ -6,7 +6,11 @@ import subprocess
 import time
 from decimal import Decimal
 
-from tests.e2e.conftest import TILLPOINT, call
+import pytest
+
+from tests.helpers.processes import TILLPOINT, call
+
+pytestmark = pytest.mark.slow
 
 
 def test_demo_takes_the_reference_order_and_it_is_paid_then_settled(demo, demo_env):

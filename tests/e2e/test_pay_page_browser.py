@@ -18,7 +18,9 @@ from web3 import HTTPProvider, Web3
 
 from app.chain import devchain, eip681
 from app.config import read_env_file
-from tests.e2e.conftest import TILLPOINT, call
+from tests.helpers.processes import TILLPOINT, call
+
+pytestmark = pytest.mark.slow
 
 CHROMIUM = "/usr/bin/chromium"
 # Known to work on these machines: without the networking flags Chromium keeps calling home and is refused.
@@ -120,7 +122,8 @@ def test_browser_wallet_switches_chain_and_sends_exactly_the_quote(demo, demo_en
         return answer["result"]
 
     phone.expose_binding("walletRequest", lambda source, m, p: wallet(source, m, p))
-    phone.add_init_script("window.ethereum = { request: ({ method, params }) => window.walletRequest(method, params || []) };")
+    phone.add_init_script(
+        "window.ethereum = { request: ({ method, params }) => window.walletRequest(method, params || []) };")
     receipt = new_order(demo)
     phone.goto(receipt["paymentUrl"] + "?token=USDC")
     button = phone.locator("#option-USDC .wallet-pay")

@@ -3,27 +3,17 @@ orders made through the real service with a fixed ETH price, and payments applie
 from __future__ import annotations
 
 from datetime import timedelta
-from decimal import Decimal
 from itertools import count
 
 import pytest
 
 from app import create_app
-from app.chain.quotes import EthPrice
 from app.chain.settings import ChainSettings, parse_tokens
 from app.domain.pricing import parse_fee_tiers
 from app.models import ChainCursor, Order, Payment, utcnow
 from app.services import orders, payments
 from app.services.checkout import find_order
-
-USDC = "0x" + "11" * 20
-USDT = "0x" + "22" * 20
-FACTORY = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
-ETH_PRICE = EthPrice(answer=3000_00000000, decimals=8, updated_at=0)  # $3,000.00
-
-
-def fixed_eth_price() -> EthPrice:
-    return EthPrice(ETH_PRICE.answer, ETH_PRICE.decimals, int(utcnow().timestamp()))
+from tests.helpers.pay import FACTORY, USDC, USDT, fixed_eth_price
 
 
 @pytest.fixture(scope="session")
@@ -48,7 +38,8 @@ def make_order(in_app, shop, chain):
     """Create an order for the shop's items (default: 2 coffees + 1 pastry in US-CA = $12.65); return its id."""
 
     def make(items=None, ttl=timedelta(minutes=15)) -> str:
-        settings = orders.OrderSettings(fee_tiers=parse_fee_tiers("0:50"), quote_ttl=ttl, chain=chain, read_eth_price=fixed_eth_price)
+        settings = orders.OrderSettings(fee_tiers=parse_fee_tiers("0:50"), quote_ttl=ttl, chain=chain,
+                                        read_eth_price=fixed_eth_price)
         request = orders.OrderRequest(items=items or [{"sku": "COFFEE-001", "qty": 2}, {"sku": "PASTRY-001", "qty": 1}],
                                       jurisdiction_code="US-CA", tax_rate=None, tax_components=None)
         with in_app():
@@ -67,11 +58,12 @@ def pay(in_app, chain):
         with in_app() as session:
             order = find_order(receipt_id, lock=True)
             tx = "0x" + f"{next(serial):064x}"
-            session.add(Payment(order_id=order.id, chain_id=chain.chain_id, tx_hash=tx, log_index=0 if symbol != "ETH" else -1,
-                                block_number=block, block_hash="0x" + "ab" * 32,
+            session.add(Payment(order_id=order.id, chain_id=chain.chain_id, tx_hash=tx,
+                                log_index=0 if symbol != "ETH" else -1, block_number=block, block_hash="0x" + "ab" * 32,
                                 block_time=order.expires_at + timedelta(seconds=1) if late else utcnow(),
-                                symbol=symbol, token_address=None, from_address="0x" + "77" * 20, amount_base_units=amount,
-                                usd_cents=payments.usd_cents(order, symbol, amount), late=late))
+                                symbol=symbol, token_address=None, from_address="0x" + "77" * 20,
+                                amount_base_units=amount, usd_cents=payments.usd_cents(order, symbol, amount),
+                                late=late))
             cursor = session.get(ChainCursor, chain.chain_id)
             if cursor is None:
                 session.add(ChainCursor(chain_id=chain.chain_id, block_number=head))
@@ -98,7 +90,3 @@ def set_status(in_app):
             session.commit()
 
     return set_
-
-
-def usdc_units(usd: str) -> int:
-    return int(Decimal(usd) * 10**6)

@@ -12,7 +12,7 @@ import redis
 from app import create_app
 from app.pay import stream
 from app.services import live_status as events
-from tests.pay.conftest import usdc_units
+from tests.helpers.pay import usdc_units
 
 
 def frames(response):

@@ -11,8 +11,8 @@ from PIL import Image
 
 from app import create_app
 from app.models import Order, Refund, utcnow
-from tests.pay.conftest import usdc_units
-from tests.test_extensions import drop_connections
+from tests.helpers.db import drop_connections
+from tests.helpers.pay import usdc_units
 
 ETH_QUOTE = 4_217_000_000_000_000  # $12.65 at $3,000.00, rounded up to a multiple of 10^12 wei
 
@@ -24,8 +24,8 @@ def page(client, receipt_id, **query):
 
 
 def option(html: str, token: str) -> str:
-    match = re.search(rf'<div class="option" id="option-{token}"[^>]*>(.*?)</div>\s*(?=<div class="option"|<p class="note")',
-                      html, re.S)
+    match = re.search(rf'<div class="option" id="option-{token}"[^>]*>(.*?)</div>'
+                      r'\s*(?=<div class="option"|<p class="note")', html, re.S)
     assert match, token
     return match.group(0)
 
@@ -54,7 +54,7 @@ def test_token_choice_works_without_javascript(pay_client, make_order):
     _, html = page(pay_client, receipt_id, token="ETH")
     assert "hidden" not in option(html, "ETH").split(">")[0]
     assert "hidden" in option(html, "USDC").split(">")[0]
-    assert f'<code class="amount">0.004217</code> ETH' in option(html, "ETH")
+    assert '<code class="amount">0.004217</code> ETH' in option(html, "ETH")
     assert f'data-amount="{ETH_QUOTE}"' in option(html, "ETH") and 'data-token-address=""' in option(html, "ETH")
     _, html = page(pay_client, receipt_id, token="DOGE")
     assert "hidden" not in option(html, "USDC").split(">")[0], "an unknown token falls back to the first"
@@ -88,7 +88,8 @@ STATES = {
                  "Refunded", "refunded this order"),
     "expired": (lambda rid, pay, set_status: set_status(rid, "expired", utcnow() - timedelta(minutes=1)),
                 "Expired", "Get a new quote"),
-    "expired-not-yet-marked": (lambda rid, pay, set_status: set_status(rid, "generated", utcnow() - timedelta(seconds=1)),
+    "expired-not-yet-marked": (lambda rid, pay, set_status: set_status(rid, "generated",
+                                                                       utcnow() - timedelta(seconds=1)),
                                "Expired", "Get a new quote"),
 }
 
@@ -118,7 +119,8 @@ def test_thumbnails_and_logo_are_shown(pay_client, make_order, shop, client):
     image = io.BytesIO()
     Image.new("RGB", (200, 200), (10, 120, 200)).save(image, "PNG")
     headers = {**shop.headers, "Content-Type": "image/png"}
-    thumb = client.post(f"/api/inventory/{shop.items['COFFEE-001'].id}/image", data=image.getvalue(), headers=headers).json
+    thumb = client.post(f"/api/inventory/{shop.items['COFFEE-001'].id}/image", data=image.getvalue(),
+                        headers=headers).json
     logo = client.post("/api/shop/logo", data=image.getvalue(), headers=headers).json
     _, html = page(pay_client, make_order())
     assert f'<img class="thumb" src="{thumb["image"]}"' in html
@@ -130,7 +132,8 @@ def test_changed_or_removed_pictures_replace_the_ones_a_page_already_showed(pay_
     def upload(path: str, colour: tuple) -> str:
         image = io.BytesIO()
         Image.new("RGB", (200, 200), colour).save(image, "PNG")
-        return client.post(path, data=image.getvalue(), headers={**shop.headers, "Content-Type": "image/png"}).json["image"]
+        headers = {**shop.headers, "Content-Type": "image/png"}
+        return client.post(path, data=image.getvalue(), headers=headers).json["image"]
 
     coffee = f"/api/inventory/{shop.items['COFFEE-001'].id}"
     old_thumb, old_logo = upload(f"{coffee}/image", (10, 120, 200)), upload("/api/shop/logo", (10, 120, 200))
@@ -190,7 +193,8 @@ def test_receipt_without_explorer_shows_plain_hashes(app, make_order, pay, chain
 
     receipt_id = make_order()
     tx = pay(receipt_id, "USDC", usdc_units("12.65"))
-    plain = create_app(app.config["TILLPOINT"].with_overrides(CHAIN=chain.__class__(**{**chain.__dict__, "explorer_url": ""})))
+    no_explorer = chain.__class__(**{**chain.__dict__, "explorer_url": ""})
+    plain = create_app(app.config["TILLPOINT"].with_overrides(CHAIN=no_explorer))
     html = plain.test_client().get(f"/receipt/{receipt_id}").get_data(as_text=True)
     assert tx in html and "/tx/" not in html
 

@@ -8,7 +8,7 @@ import zxingcpp
 from PIL import Image
 
 from app.chain import eip681
-from tests.pay.conftest import USDC, usdc_units
+from tests.helpers.pay import USDC, usdc_units
 
 
 def decode(png: bytes) -> str:

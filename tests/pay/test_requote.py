@@ -5,10 +5,11 @@ from datetime import timedelta
 
 import pytest
 
+from app.chain.quotes import EthPrice
 from app.models import Order, utcnow
 from app.services import live_status as events
-from tests.pay import conftest
-from tests.pay.conftest import usdc_units
+from tests.helpers import pay as pay_helpers
+from tests.helpers.pay import usdc_units
 
 
 def order_row(in_app, receipt_id) -> Order:
@@ -24,8 +25,8 @@ def test_expired_unpaid_order_gets_fresh_quotes_at_the_same_address(pay_client, 
     receipt_id = make_order()
     before = order_row(in_app, receipt_id)
     set_status(receipt_id, status, utcnow() - timedelta(minutes=5))
-    monkeypatch.setattr(conftest, "ETH_PRICE", conftest.EthPrice(2500_00000000, 8, 0))  # ETH fell to $2,500
-    monkeypatch.setattr("app.services.orders.eth_price_reader", lambda chain: conftest.fixed_eth_price)
+    monkeypatch.setattr(pay_helpers, "ETH_PRICE", EthPrice(2500_00000000, 8, 0))  # ETH fell to $2,500
+    monkeypatch.setattr("app.services.orders.eth_price_reader", lambda chain: pay_helpers.fixed_eth_price)
     with pay_app.app_context(), events.Subscription(receipt_id) as page:
         response = pay_client.post(f"/pay/{receipt_id}/requote")
         assert page.wait(0) is True, "open pages are told"

@@ -40,7 +40,8 @@ def test_the_eips_own_examples_parse(uri, expected):
 
 @pytest.mark.parametrize("uri", [
     "bitcoin:1BoatSLRHtKNngkdXEeobR76b53LETtpyT", "ethereum:0x1234@1?value=1",
-    f"ethereum:{SPLIT}@1?value=1.5", f"ethereum:{SPLIT}@1?value=-1", f"ethereum:{USDC}@1/approve?address={SPLIT}&uint256=1",
+    f"ethereum:{SPLIT}@1?value=1.5", f"ethereum:{SPLIT}@1?value=-1",
+    f"ethereum:{USDC}@1/approve?address={SPLIT}&uint256=1",
     f"ethereum:{USDC}@1/transfer?address=0x12&uint256=1", f"ethereum:{SPLIT}@1?value=1e999",
 ], ids=["bitcoin", "short-address", "fractional-wei", "negative", "approve", "bad-recipient", "absurd-exponent"])
 def test_bad_uris_are_refused(uri):
@@ -62,7 +63,8 @@ def test_any_request_round_trips_exactly(to, token, chain_id, amount):
     assert parse(uri) == PaymentRequest(chain_id, checksum("0x" + to.hex()), amount, token=token_address)
 
 
-@pytest.mark.parametrize("uri", ["ethereum:pay-tillpoint.eth@1?value=1", "ethereum:tillpoint.eth/transfer?address=0x1&uint256=1"],
+@pytest.mark.parametrize("uri", ["ethereum:pay-tillpoint.eth@1?value=1",
+                                 "ethereum:tillpoint.eth/transfer?address=0x1&uint256=1"],
                          ids=["ens-native", "ens-transfer"])
 def test_ens_names_are_refused_a_deposit_address_is_always_hex(uri):
     with pytest.raises(ValueError):

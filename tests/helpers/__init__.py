@@ -1,0 +1,1 @@
+"""Plain helpers shared by test modules, by topic; fixtures stay in the conftests, factories in tests/factories.py."""
