@@ -16,11 +16,10 @@ SESSION_SCHEME = {"type": "apiKey", "in": "cookie", "name": "cb_auth_token",
                                  "State-changing requests must echo the cb_csrf cookie in X-CSRF-Token."}
 
 
-def doc(summary: str, response, request=None, query=None, scope: str | None = None,
-        public: bool = False, status: int = 200, errors: tuple[int, ...] = (), session: bool = False,
-        media: str = "application/json"):
-    """Attach OpenAPI facts to a view: its body, query and response schemas, its scope (key or session),
-    or session=True for a route only a session uses.
+def doc(summary: str, response, request=None, query=None, status: int = 200, errors: tuple[int, ...] = (),
+        session: bool = False, media: str = "application/json"):
+    """Attach OpenAPI facts to a view: its body, query and response schemas, or session=True for a route only
+    a session uses. The scope (key or session) and x-wallet reads come from the route's @requires.
 
     A view answering something other than JSON (a page, an image, an event stream) passes response=None
     and its media type.
@@ -28,8 +27,7 @@ def doc(summary: str, response, request=None, query=None, scope: str | None = No
 
     def decorator(view):
         view.openapi = {"summary": summary, "response": response, "request": request, "query": query,
-                        "scope": scope, "public": public, "status": status, "errors": errors, "session": session,
-                        "media": media}
+                        "status": status, "errors": errors, "session": session, "media": media}
         return view
 
     return decorator
@@ -46,9 +44,12 @@ def build_spec(app: Flask) -> dict:
     spec.components.schema("Error", schema=ErrorSchema)
     paths: dict[str, dict] = {}
     for rule in app.url_map.iter_rules():
-        meta = getattr(app.view_functions[rule.endpoint], "openapi", None)
+        view = app.view_functions[rule.endpoint]
+        meta = getattr(view, "openapi", None)
         if meta is None:
             continue
+        # @requires (app/auth/keys.py) records what the route checks: the spec says the same, never a copy of it.
+        meta = {**meta, "scope": getattr(view, "required_scope", None), "public": getattr(view, "public", False)}
         path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule)
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             paths.setdefault(path, {})[method.lower()] = _operation(meta, rule.arguments)

@@ -21,8 +21,7 @@ from app.services import inventory
 
 @bp.get("/inventory")
 @requires("inventory:read", public=True)
-@doc("List inventory (public with x-wallet)", InventoryPageSchema, query=InventoryQuerySchema,
-     scope="inventory:read", public=True, errors=(404,))
+@doc("List inventory (public with x-wallet)", InventoryPageSchema, query=InventoryQuerySchema, errors=(404,))
 def list_inventory():
     query = load(InventoryQuerySchema(), request.args.to_dict())
     page = inventory.list_items(current_merchant(), **query)
@@ -31,8 +30,8 @@ def list_inventory():
 
 @bp.post("/inventory")
 @requires("inventory:write")
-@doc("Create an inventory item", InventoryItemEnvelopeSchema, request=InventoryItemInSchema,
-     scope="inventory:write", status=201, errors=(409, 413))
+@doc("Create an inventory item", InventoryItemEnvelopeSchema, request=InventoryItemInSchema, status=201,
+     errors=(409, 413))
 def create_inventory_item():
     fields = load(InventoryItemInSchema(), json_object())
     item = inventory.create_item(current_merchant(), fields)
@@ -42,7 +41,7 @@ def create_inventory_item():
 @bp.put("/inventory/<item_id>")
 @requires("inventory:write")
 @doc("Update an inventory item (only the fields given)", InventoryItemEnvelopeSchema,
-     request=InventoryItemInSchema, scope="inventory:write", errors=(404, 409, 413))
+     request=InventoryItemInSchema, errors=(404, 409, 413))
 def update_inventory_item(item_id: str):
     fields = load(InventoryItemInSchema(), json_object(), partial=True)
     item = inventory.update_item(current_merchant(), item_id, fields)
@@ -51,7 +50,7 @@ def update_inventory_item(item_id: str):
 
 @bp.delete("/inventory/<item_id>")
 @requires("inventory:write")
-@doc("Delete an inventory item", InventoryItemEnvelopeSchema, scope="inventory:write", errors=(404,))
+@doc("Delete an inventory item", InventoryItemEnvelopeSchema, errors=(404,))
 def delete_inventory_item(item_id: str):
     inventory.delete_item(current_merchant(), item_id)
     return jsonify({"ok": True})
@@ -60,8 +59,7 @@ def delete_inventory_item(item_id: str):
 @bp.post("/inventory/<item_id>/image")
 @requires("inventory:write")
 @doc("Set an item's image (PNG, JPEG or WebP up to 5 MB, as the body or multipart field `image`); "
-     "stores a 96x96 JPEG thumbnail, which receipts carry as `thumb`", ImageEnvelopeSchema,
-     scope="inventory:write", errors=(404,))
+     "stores a 96x96 JPEG thumbnail, which receipts carry as `thumb`", ImageEnvelopeSchema, errors=(404,))
 def set_inventory_image(item_id: str):
     thumb = inventory.set_thumbnail(current_merchant(), item_id, uploaded_image(MAX_UPLOAD_BYTES))
     return jsonify(ImageEnvelopeSchema().dump({"ok": True, "image": thumb}))

@@ -13,7 +13,7 @@ from app.services import keys
 
 @bp.get("/keys")
 @requires("keys:read")
-@doc("List the merchant's keys (never their secrets), revoked ones included", KeyListSchema, scope="keys:read")
+@doc("List the merchant's keys (never their secrets), revoked ones included", KeyListSchema)
 def list_keys():
     return jsonify(KeyListSchema().dump({"keys": keys.list_keys(current_merchant())}))
 
@@ -21,7 +21,7 @@ def list_keys():
 @bp.post("/keys")
 @requires("keys:write")
 @doc("Create a key; its secret is in this response only. A key can grant only scopes it holds",
-     KeyCreatedSchema, request=KeyCreateSchema, scope="keys:write", status=201, errors=(413,))
+     KeyCreatedSchema, request=KeyCreateSchema, status=201, errors=(413,))
 def create_key():
     data = load(KeyCreateSchema(), json_object())
     key, secret = keys.create_key(current_merchant(), data["scopes"], data["label"], grantable=g.caller.scopes)
@@ -30,7 +30,7 @@ def create_key():
 
 @bp.delete("/keys/<key_id>")
 @requires("keys:write")
-@doc("Revoke a key (at once; revoking twice is harmless)", KeyEnvelopeSchema, scope="keys:write", errors=(404,))
+@doc("Revoke a key (at once; revoking twice is harmless)", KeyEnvelopeSchema, errors=(404,))
 def revoke_key(key_id: str):
     key = keys.revoke_key(key_id, current_merchant())
     return jsonify(KeyEnvelopeSchema().dump({"ok": True, "key": key}))

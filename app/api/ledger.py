@@ -15,7 +15,7 @@ from app.services import ledger
 @bp.get("/ledger/summary")
 @requires("receipts:read")
 @doc("Totals per token over the orders created in [start, end) (ms or s since the epoch)", LedgerSummarySchema,
-     query=TimeWindowSchema, scope="receipts:read")
+     query=TimeWindowSchema)
 def ledger_summary():
     query = load(TimeWindowSchema(), request.args.to_dict())
     units, cents = ledger.merchant_summary(current_merchant(), window_start(query["start"]), window_end(query["end"]))

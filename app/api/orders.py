@@ -22,7 +22,7 @@ MAX_IDEMPOTENCY_KEY = 255
 @bp.post("/orders")
 @requires("orders:create")
 @doc("Create an order and its receipt from inventory", ReceiptEnvelopeSchema, request=CreateOrderSchema,
-     scope="orders:create", errors=(404, 409, 413))
+     errors=(404, 409, 413))
 def create_order():
     order_request = _order_request(json_object())
     order, replayed = orders.create_order(current_merchant(), order_request,

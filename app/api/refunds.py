@@ -16,7 +16,7 @@ from app.services import orders, refunds
 @bp.post("/receipts/<receipt_id>/refund")
 @requires("receipts:refund")
 @doc("Request a refund (whole or part) that the merchant will pay from its own wallet", RefundEnvelopeSchema,
-     request=RefundRequestSchema, scope="receipts:refund", status=201, errors=(404, 409, 413))
+     request=RefundRequestSchema, status=201, errors=(404, 409, 413))
 def request_refund(receipt_id: str):
     order = orders.get_receipt(current_merchant(), receipt_id)
     data = load(RefundRequestSchema(), json_object())
@@ -30,7 +30,7 @@ def request_refund(receipt_id: str):
 @requires("receipts:refund")
 @doc("Link the refund's transaction; it is checked on chain now (chain, token, recipient, amount) and "
      "confirmed by the watcher after the configured confirmations", RefundEnvelopeSchema,
-     request=RefundTxSchema, scope="receipts:refund", errors=(404, 409, 413, 503))
+     request=RefundTxSchema, errors=(404, 409, 413, 503))
 def link_refund_tx(receipt_id: str, refund_id: str):
     order = orders.get_receipt(current_merchant(), receipt_id)
     refund = refunds.get_refund(order, refund_id)

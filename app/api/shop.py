@@ -19,8 +19,7 @@ from app.services import shops
 
 @bp.get("/shop/config")
 @requires("shop:read", public=True)
-@doc("Read the shop configuration (public with x-wallet)", ShopConfigEnvelopeSchema,
-     scope="shop:read", public=True, errors=(404,))
+@doc("Read the shop configuration (public with x-wallet)", ShopConfigEnvelopeSchema, errors=(404,))
 def get_shop_config():
     config = shops.get_config(current_merchant())
     return jsonify(ShopConfigEnvelopeSchema().dump({"config": config}))
@@ -29,7 +28,7 @@ def get_shop_config():
 @bp.put("/shop/config")
 @requires("shop:write")
 @doc("Change the shop configuration (only the fields given)", ShopConfigEnvelopeSchema,
-     request=ShopConfigSchema, scope="shop:write", errors=(413,))
+     request=ShopConfigSchema, errors=(413,))
 def update_shop_config():
     schema = ShopConfigSchema()
     # Only top-level fields are optional: a jurisdiction that is sent must be whole (partial=True would reach into it).
@@ -41,7 +40,7 @@ def update_shop_config():
 @bp.post("/shop/logo")
 @requires("shop:write")
 @doc("Set the shop's logo for the pay page (PNG, JPEG or WebP up to 5 MB, as the body or multipart "
-     "field `image`); stored scaled to fit 240x96", ImageEnvelopeSchema, scope="shop:write")
+     "field `image`); stored scaled to fit 240x96", ImageEnvelopeSchema)
 def set_shop_logo():
     logo = shops.set_logo(current_merchant(), uploaded_image(MAX_UPLOAD_BYTES))
     return jsonify(ImageEnvelopeSchema().dump({"ok": True, "image": data_uri("image/png", logo)}))

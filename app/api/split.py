@@ -15,7 +15,7 @@ from app.services import splits
 @bp.get("/split")
 @requires("split:read")
 @doc("Read the merchant's split live from chain (null when none is configured)", SplitEnvelopeSchema,
-     scope="split:read", errors=(409, 503))
+     errors=(409, 503))
 def get_split():
     split = splits.get_split(current_merchant(), current_config().CHAIN)
     return jsonify(SplitEnvelopeSchema().dump({"split": split}))
@@ -25,7 +25,7 @@ def get_split():
 @requires("split:write")
 @doc("Deploy the merchant's split, or register an existing one after checking it on chain "
      "(re-registering the current split answers 200)", SplitCreatedSchema, request=SplitRequestSchema,
-     scope="split:write", status=201, errors=(409, 413, 503))
+     status=201, errors=(409, 413, 503))
 def configure_split():
     address = load(SplitRequestSchema(), _body())["address"]
     split, created = splits.configure_split(current_merchant(), current_config().CHAIN, address)

@@ -51,6 +51,7 @@ def requires(scope: str, public: bool = False):
             g.caller = authenticate(scope, public)
             return view(*args, **kwargs)
 
+        # Read by the OpenAPI document (app/openapi.py): the route is the one place its scope is written.
         wrapper.required_scope, wrapper.public = scope, public
         return wrapper
 
