@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 
 from app.chain import deposits, quotes
 from app.chain.client import eth_price_reader
@@ -171,11 +172,16 @@ def settled_volume_cents(merchant: Merchant, now: datetime | None = None) -> int
     return int(total)
 
 
+# What a receipt shows, each loaded for all listed orders in one statement (never one per order).
+RECEIPT_RELATIONS = (selectinload(Order.quotes), selectinload(Order.payments), selectinload(Order.sweeps),
+                     selectinload(Order.refunds), selectinload(Order.history))
+
+
 def get_receipt(merchant: Merchant, receipt_id: str) -> Order:
-    """Return the merchant's order; another merchant's or a malformed id is NotFound."""
+    """Return the merchant's order with what its receipt shows; another merchant's or a malformed id is NotFound."""
     order = None
     if RECEIPT_ID_PATTERN.match(receipt_id):
-        order = db.session.scalar(select(Order).where(
+        order = db.session.scalar(select(Order).options(*RECEIPT_RELATIONS).where(
             Order.receipt_id == receipt_id, Order.merchant_id == merchant.id))
     if order is None:
         raise NotFound(f"No receipt {receipt_id}")
@@ -183,8 +189,8 @@ def get_receipt(merchant: Merchant, receipt_id: str) -> Order:
 
 
 def list_receipts(merchant: Merchant, limit: int, start: datetime | None, end: datetime | None) -> list[Order]:
-    """Return the merchant's orders created in [start, end), newest first."""
-    query = select(Order).where(Order.merchant_id == merchant.id)
+    """Return the merchant's orders created in [start, end), newest first, with what their receipts show."""
+    query = select(Order).options(*RECEIPT_RELATIONS).where(Order.merchant_id == merchant.id)
     if start is not None:
         query = query.where(Order.created_at >= start)
     if end is not None:
