@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import hashlib
 
-from flask import Flask, jsonify, request
+from flask import Flask, request
 from flask_limiter import Limiter, RateLimitExceeded
 
 from app.auth import edge, sessions
 from app.auth.keys import active_key
 from app.config import current_config
+from app.errors import RateLimited, render
 
 
 def rate_limit_key() -> str:
@@ -43,7 +44,7 @@ limiter = Limiter(key_func=rate_limit_key, application_limits=[configured_rate_l
 
 
 def init_app(app: Flask) -> None:
-    """Bind the limiter to app and answer its 429 in the JSON error model, with resetAt in ms."""
+    """Bind the limiter to app and answer its 429 through the one error renderer, with resetAt in ms."""
     limiter.init_app(app)
     app.register_error_handler(RateLimitExceeded, _rate_limited)
 
@@ -51,5 +52,4 @@ def init_app(app: Flask) -> None:
 def _rate_limited(error: RateLimitExceeded):
     limit = limiter.current_limit
     reset_ms = int(limit.reset_at * 1000) if limit else None
-    return jsonify({"error": "rate_limited", "message": f"Rate limit exceeded: {error.description}",
-                    "resetAt": reset_ms}), 429
+    return render(RateLimited(f"Rate limit exceeded: {error.description}", resetAt=reset_ms))

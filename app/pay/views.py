@@ -11,7 +11,7 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, redirect, re
 
 from app.config import current_config
 from app.domain.statuses import RefundStatus
-from app.errors import ApiError, NotFound
+from app.errors import PAGE_PREFIXES, NotFound, json_errors
 from app.openapi import doc
 from app.pay import filters, present, qr, stream
 from app.pay.schemas import PayStatusSchema
@@ -24,32 +24,26 @@ filters.register(bp)
 # No inline script or style anywhere: pay.js and pay.css are files; thumbnails and the logo are data: URIs.
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
        "form-action 'self'; base-uri 'none'")  # frame-ancestors: added by app/security.py (PAY_FRAME_ANCESTORS)
-JSON_ENDPOINTS = {"pay.status", "pay.events_stream", "pay.qr_image"}
 QR_MAX_AGE = 365 * 24 * 3600
 
 
 def init_app(app: Flask) -> None:
-    """Register the pages and size this process's pool of live status streams."""
+    """Register the pages and their headers, and size this process's pool of live status streams."""
     app.extensions["pay_streams"] = threading.BoundedSemaphore(app.config["TILLPOINT"].PAY_STREAMS)
     app.register_blueprint(bp)
+    app.after_request(_page_headers)
 
 
-@bp.after_request
 def _page_headers(response: Response) -> Response:
-    response.headers["Content-Security-Policy"] = CSP
+    """Set the pages' headers on every answer under their paths (error pages of unknown paths included),
+    keeping a route's own Content-Security-Policy."""
+    if not request.path.startswith(PAGE_PREFIXES):
+        return response
+    response.headers.setdefault("Content-Security-Policy", CSP)
     response.headers["X-Content-Type-Options"] = "nosniff"
     # The receipt id in the URL is the shopper's credential: never send it to an explorer or wallet site.
     response.headers["Referrer-Policy"] = "no-referrer"
     return response
-
-
-@bp.errorhandler(ApiError)
-def _error(error: ApiError):
-    if request.endpoint in JSON_ENDPOINTS:
-        return jsonify(error.to_dict()), error.status
-    receipt_id = (request.view_args or {}).get("receipt_id")
-    back = url_for(".page", receipt_id=receipt_id) if error.status != 404 and receipt_id else None
-    return render_template("pay/error.html", error=error, back=back), error.status
 
 
 @bp.get("/pay/<receipt_id>")
@@ -79,6 +73,7 @@ def receipt(receipt_id: str):
 
 
 @bp.get("/pay/<receipt_id>/qr/<token>.<fmt>")
+@json_errors
 @doc("QR code of the EIP-681 URI for a token (what is due now); cacheable for a year with ?v=<qrVersion>",
      None, media="image/png", errors=(404,))
 def qr_image(receipt_id: str, token: str, fmt: str):
@@ -103,6 +98,7 @@ def qr_image(receipt_id: str, token: str, fmt: str):
 
 
 @bp.get("/pay/<receipt_id>/status")
+@json_errors
 @doc("Live status: status words, paid and due amounts, confirmations, tx hashes", PayStatusSchema,
      errors=(404,))
 def status(receipt_id: str):
@@ -113,6 +109,7 @@ def status(receipt_id: str):
 
 
 @bp.get("/pay/<receipt_id>/events")
+@json_errors
 @doc("Live status as Server-Sent Events (event `status`, data as /status); 204 when this server has no "
      "stream free (poll /status instead)", None, media="text/event-stream", errors=(404,))
 def events_stream(receipt_id: str):
