@@ -69,3 +69,13 @@ def test_api_auth_health_and_the_pages_json_routes_answer_the_error_model(client
     response = getattr(client, method)(path)
     assert response.status_code == status and response.mimetype == "application/json"
     assert set(response.json) == {"error", "message"} and response.json["error"] == code
+
+
+@pytest.mark.parametrize("method, path", [("post", "/api/inventory"), ("put", "/api/shop/config"),
+                                          ("post", "/api/keys"), ("post", "/auth/login")],
+                         ids=["inventory", "shop-config", "keys", "login"])
+def test_a_body_over_64_kib_is_413_in_the_error_model(client, shop, method, path):
+    body = b'{"pad": "' + b"x" * (64 * 1024) + b'"}'
+    response = getattr(client, method)(path, data=body, headers={**shop.headers, "Content-Type": "application/json"})
+    assert response.status_code == 413 and set(response.json) == {"error", "message"}
+    assert response.json == {"error": "payload_too_large", "message": "Request body too large: at most 65536 bytes"}

@@ -10,7 +10,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from app.domain.scopes import SCOPES
 from app.domain.statuses import RefundStatus
-from app.errors import InvalidInput
+from app.errors import InvalidInput, PayloadTooLarge
 from app.fields import BaseUnitsString, Millis, Rate, TokenAmountSchema, UsdAmount, strict_boolean
 
 MAX_QTY = 10_000
@@ -228,17 +228,20 @@ class HealthSchema(Schema):
 
 
 def uploaded_image(max_bytes: int) -> bytes:
-    """Return the uploaded file (multipart field `image`, or the raw body); raises InvalidInput if absent
-    or larger than max_bytes (never read past that)."""
+    """Return the uploaded file (multipart field `image`, or the raw body); raises InvalidInput if absent,
+    PayloadTooLarge if larger than max_bytes (never read past that)."""
     from flask import request
     from werkzeug.exceptions import RequestEntityTooLarge
 
     request.max_content_length = max_bytes + 64 * 1024  # room for multipart framing
+    too_large = PayloadTooLarge(f"The image is larger than {max_bytes // (1024 * 1024)} MB")
     try:
         upload = request.files.get("image") if request.mimetype == "multipart/form-data" else None
         data = upload.read(max_bytes + 1) if upload is not None else request.get_data(cache=False)
     except RequestEntityTooLarge as exc:
-        raise InvalidInput(f"The image is larger than {max_bytes // (1024 * 1024)} MB") from exc
+        raise too_large from exc
+    if len(data) > max_bytes:
+        raise too_large
     if not data:
         raise InvalidInput("Send the image as the request body or as the multipart field `image`",
                            fields={"image": ["required"]})

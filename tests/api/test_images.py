@@ -96,12 +96,28 @@ def test_bad_uploads_are_a_clear_400(client, shop, data, message):
     assert message in response.json["message"]
 
 
+@pytest.mark.parametrize("extra", [1, 256 * 1024], ids=["just-over", "past-the-multipart-room"])
 @pytest.mark.parametrize("multipart", [False, True], ids=["body", "multipart"])
-def test_uploads_over_5_mb_are_refused(client, shop, multipart):
-    response = upload(client, shop, shop.items["COFFEE-001"].id, b"\x89PNG" + b"\0" * MAX_UPLOAD_BYTES,
+def test_uploads_over_5_mb_are_413(client, shop, multipart, extra):
+    response = upload(client, shop, shop.items["COFFEE-001"].id, b"\x89PNG" + b"\0" * (MAX_UPLOAD_BYTES + extra),
                       multipart=multipart)
-    assert response.status_code == 400
+    assert (response.status_code, response.json["error"]) == (413, "payload_too_large")
     assert "larger than 5 MB" in response.json["message"]
+
+
+def test_a_logo_over_5_mb_is_413(client, shop):
+    response = client.post("/api/shop/logo", data=b"\x89PNG" + b"\0" * MAX_UPLOAD_BYTES,
+                           headers={**shop.headers, "Content-Type": "image/png"})
+    assert (response.status_code, response.json["error"]) == (413, "payload_too_large")
+
+
+def test_an_image_far_over_the_64_kib_body_cap_is_taken(client, shop):
+    noise = Image.frombytes("RGB", (400, 400), bytes(range(256)) * 1875)  # 480,000 bytes, barely compressible
+    out = io.BytesIO()
+    noise.save(out, "PNG", compress_level=0)
+    assert len(out.getvalue()) > 4 * 64 * 1024
+    response = upload(client, shop, shop.items["COFFEE-001"].id, out.getvalue())
+    assert response.status_code == 200 and response.json["image"].startswith("data:image/jpeg;base64,")
 
 
 def test_image_needs_inventory_write_and_own_item(client, shop, factory):
