@@ -46,6 +46,8 @@ class Config:
     # (the page polls /status beyond that) and closes each after PAY_STREAM_SECONDS (the browser reconnects).
     PAY_STREAMS: int = 2
     PAY_STREAM_SECONDS: int = 120
+    # Webhook URLs naming private, loopback, link-local or metadata addresses: None = allowed in dev/test only.
+    WEBHOOK_ALLOW_PRIVATE: bool | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, instance_path: str = "") -> Config:
@@ -78,6 +80,14 @@ class Config:
         if unknown:
             raise TypeError(f"unknown settings: {sorted(unknown)}")
         return replace(self, **overrides)
+
+    def webhooks_may_reach_private(self) -> bool:
+        """Return True when webhook URLs may name private addresses (WEBHOOK_ALLOW_PRIVATE, else dev/test)."""
+        return self.is_dev if self.WEBHOOK_ALLOW_PRIVATE is None else self.WEBHOOK_ALLOW_PRIVATE
+
+    def webhooks_need_https(self) -> bool:
+        """Return True when webhook URLs must be https:// (everywhere but dev/test)."""
+        return not self.is_dev
 
     def quote_ttl(self) -> timedelta:
         """Return how long an order's quotes stay valid."""
@@ -189,6 +199,7 @@ ENV_SETTINGS: dict[str, tuple[str, Parser]] = {
     "PAY_FRAME_ANCESTORS": ("PAY_FRAME_ANCESTORS", lambda text: tuple(text.split())),
     "PAY_STREAMS": ("PAY_STREAMS", int),
     "PAY_STREAM_SECONDS": ("PAY_STREAM_SECONDS", int),
+    "WEBHOOK_ALLOW_PRIVATE": ("WEBHOOK_ALLOW_PRIVATE", lambda text: parse_bool(text) if text.strip() else None),
 }
 CHAIN_ENV_SETTINGS: dict[str, tuple[str, Parser]] = {
     "CHAIN_ID": ("chain_id", int),

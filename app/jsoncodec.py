@@ -51,6 +51,11 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not allowed in JSON")
 
 
+def dumps(obj: Any) -> str:
+    """Return obj as compact JSON text, decimals as exact numbers (what webhook bodies are)."""
+    return simplejson.dumps(obj, use_decimal=True, separators=(",", ":"))
+
+
 def canonical(obj: Any) -> str:
     """Return a stable text form of obj (sorted keys) for hashing request bodies."""
     return simplejson.dumps(obj, use_decimal=True, sort_keys=True, separators=(",", ":"))

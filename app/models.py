@@ -22,7 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from app.domain.statuses import ExceptionStatus, OrderStatus, RefundStatus, SettleState
+from app.domain.statuses import DeliveryState, ExceptionStatus, OrderStatus, RefundStatus, SettleState
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -187,6 +187,11 @@ class Order(Base):
     chain_id: Mapped[int | None] = mapped_column(Integer)
     split_address: Mapped[str | None] = mapped_column(String(42))
     deposit_address: Mapped[str | None] = mapped_column(String(42), unique=True)
+    # The integrator's own context, returned in the receipt and in every webhook event ("metadata" is
+    # SQLAlchemy's own attribute on a model, hence the Python name).
+    order_metadata: Mapped[dict] = mapped_column("metadata", JSON, default=dict)
+    redirect_url: Mapped[str | None] = mapped_column(String(2048))
+    event_sequence: Mapped[int] = mapped_column(Integer, default=0)  # of its last webhook event
 
     quotes: Mapped[list[Quote]] = relationship(order_by="Quote.id", cascade="all, delete-orphan")
     payments: Mapped[list[Payment]] = relationship(order_by="Payment.id", viewonly=True)
@@ -373,3 +378,78 @@ class LoginNonce(Base):
 
     nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class WebhookEndpoint(Base):
+    """Where a merchant wants its events: a URL, the event types (["*"] = all), its signing secret sealed
+    (app/webhooks/vault.py), and during a rotation the previous secret until previous_until."""
+
+    __tablename__ = "webhook_endpoints"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), index=True)
+    url: Mapped[str] = mapped_column(String(2048))
+    description: Mapped[str] = mapped_column(String(500), default="")
+    events: Mapped[list[str]] = mapped_column(JSON, default=lambda: ["*"])
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
+    secret_sealed: Mapped[str] = mapped_column(Text)
+    previous_secret_sealed: Mapped[str | None] = mapped_column(Text)
+    previous_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime)  # first failure since the last success
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class WebhookEvent(Base):
+    """One event of the outbox, written in the same transaction as the change it reports; its id is the
+    `webhook-id` of every delivery and retry. body is the exact JSON text every delivery sends (and signs),
+    frozen when written; decimals in it are exact JSON numbers."""
+
+    __tablename__ = "webhook_events"
+    __table_args__ = (UniqueConstraint("order_id", "sequence"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), index=True)
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), index=True)
+    sequence: Mapped[int | None] = mapped_column(Integer)  # per order: 1, 2, 3… (a receiver drops stale events)
+    type: Mapped[str] = mapped_column(String(64))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+    order: Mapped[Order | None] = relationship()  # set with the event, so a new order needs no flush first
+    deliveries: Mapped[list[WebhookDelivery]] = relationship(order_by="WebhookDelivery.id", cascade="all")
+
+
+class WebhookDelivery(Base):
+    """One event to one endpoint: due at next_attempt_at until it succeeds, or fails for good (dead)."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (UniqueConstraint("event_id", "endpoint_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[str] = mapped_column(ForeignKey("webhook_events.id"), index=True)
+    endpoint_id: Mapped[str] = mapped_column(ForeignKey("webhook_endpoints.id"), index=True)
+    state: Mapped[DeliveryState] = mapped_column(status_enum(DeliveryState, "delivery_state"),
+                                                 default=DeliveryState.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)  # None once finished
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)  # a worker is sending it until then
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class WebhookAttempt(Base):
+    """One HTTP attempt of a delivery, for the delivery log."""
+
+    __tablename__ = "webhook_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("webhook_deliveries.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    duration_ms: Mapped[int] = mapped_column(Integer)
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    error_kind: Mapped[str | None] = mapped_column(String(32))  # timeout, connect, refused_address, tls, …
+    response_excerpt: Mapped[str | None] = mapped_column(Text)  # the first 1 KiB of the reply

@@ -4,7 +4,8 @@ from __future__ import annotations
 from flask import jsonify, request
 
 from app.api import bp
-from app.api.receipts import ledger_entry, window_end, window_start
+from app.api.receipts import window_end, window_start
+from app.services.receipts import ledger_entry
 from app.api.schemas import LedgerSummarySchema, TimeWindowSchema
 from app.auth.keys import current_merchant, requires
 from app.fields import load

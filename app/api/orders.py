@@ -6,7 +6,7 @@ import hashlib
 from flask import g, jsonify, request
 
 from app.api import bp
-from app.api.receipts import receipt_body
+from app.services.receipts import receipt_body
 from app.api.schemas import CreateOrderSchema, ReceiptEnvelopeSchema
 from app.auth.keys import current_merchant, requires
 from app.config import current_config

@@ -9,9 +9,14 @@ from decimal import Decimal
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from app.domain.scopes import SCOPES
-from app.domain.statuses import RefundStatus
 from app.errors import InvalidInput, PayloadTooLarge
-from app.fields import BaseUnitsString, Millis, Rate, TokenAmountSchema, UsdAmount, strict_boolean
+from app.fields import BaseUnitsString, Millis, Rate, UsdAmount, strict_boolean
+from app.services.receipt_schemas import (
+    LedgerEntrySchema,
+    ReceiptSchema,
+    RefundItemSchema,
+    RefundSchema,
+)
 
 MAX_QTY = 10_000
 MAX_LINES = 100
@@ -141,58 +146,6 @@ class CreateOrderSchema(Schema):
                                  validate=validate.Length(1, 20))
 
 
-class LineItemSchema(Schema):
-    label = fields.String(required=True)
-    priceUsd = fields.Decimal(required=True, as_string=False)
-    qty = fields.Integer()
-    thumb = fields.String()
-    itemId = fields.String()
-    sku = fields.String()
-
-
-class StatusChangeSchema(Schema):
-    status = fields.String()
-    at = Millis()
-    actor = fields.String()
-    cause = fields.Dict()
-
-
-class QuoteSchema(TokenAmountSchema):
-    usdRate = fields.Decimal(as_string=False)
-    depositAddress = fields.String()
-    expiresAt = Millis()
-
-
-class ReceiptSchema(Schema):
-    receiptId = fields.String()
-    totalUsd = fields.Decimal(as_string=False)
-    subtotalUsd = fields.Decimal(as_string=False)
-    taxUsd = fields.Decimal(as_string=False)
-    processingFeeUsd = fields.Decimal(as_string=False)
-    currency = fields.String()
-    lineItems = fields.List(fields.Nested(LineItemSchema))
-    createdAt = Millis()
-    expiresAt = Millis()
-    brandName = fields.String()
-    status = fields.String()
-    exceptionStatus = fields.String(allow_none=True)
-    jurisdictionCode = fields.String(allow_none=True)
-    taxRate = fields.Decimal(as_string=False)
-    taxComponents = fields.List(fields.String())
-    paymentUrl = fields.String()
-    statusHistory = fields.List(fields.Nested(StatusChangeSchema))
-    chainId = fields.Integer(allow_none=True)
-    depositAddress = fields.String(allow_none=True)
-    quotes = fields.List(fields.Nested(QuoteSchema))
-    settledAt = Millis(allow_none=True, metadata={"description": "when the order's total reached its split"})
-    payments = fields.List(fields.Nested(lambda: PaymentSchema()))
-    sweeps = fields.List(fields.Nested(lambda: SweepSchema()),
-                         metadata={"description": "settlements: deposit balance moved into the split and paid out"})
-    refunds = fields.List(fields.Nested(lambda: RefundSchema()))
-    refundedUsd = fields.Decimal(as_string=False, metadata={"description": "confirmed refunds"})
-    ledger = fields.List(fields.Nested(lambda: LedgerEntrySchema()))
-
-
 class ReceiptEnvelopeSchema(Schema):
     ok = fields.Boolean()
     receipt = fields.Nested(ReceiptSchema)
@@ -286,11 +239,6 @@ TX_HASH = validate.Regexp(r"^0x[0-9a-fA-F]{64}$", error="Must be 0x followed by 
 ADDRESS = validate.Regexp(r"^0x[0-9a-fA-F]{40}$", error="Must be 0x followed by 40 hex.")
 
 
-class RefundItemSchema(Schema):
-    sku = fields.String(required=True, validate=validate.Length(1, 64))
-    qty = fields.Integer(required=True, strict=True, validate=validate.Range(1, 10_000))
-
-
 class RefundRequestSchema(Schema):
     amount = UsdAmount(load_default=None, metadata={"description": "USD; or give amountBaseUnits"})
     amountBaseUnits = BaseUnitsString(load_default=None, metadata={"description": "token base units, as a string"})
@@ -310,65 +258,9 @@ class RefundTxSchema(Schema):
     txHash = fields.String(required=True, validate=TX_HASH)
 
 
-class PaymentSchema(Schema):
-    token = fields.String(attribute="symbol")
-    amount = BaseUnitsString(attribute="amount_base_units")
-    usd = UsdAmount(attribute="usd_cents")
-    txHash = fields.String(attribute="tx_hash")
-    logIndex = fields.Integer(attribute="log_index")
-    block = fields.Integer(attribute="block_number")
-    at = Millis(attribute="block_time")
-    sender = fields.String(attribute="from_address")
-    late = fields.Boolean()
-    afterSettlement = fields.Boolean(attribute="after_settlement")
-
-
-class SweepSchema(Schema):
-    token = fields.String(attribute="symbol")
-    amount = BaseUnitsString(attribute="amount_base_units")
-    toMerchant = BaseUnitsString(attribute="merchant_base_units")
-    toPlatform = BaseUnitsString(attribute="platform_base_units")
-    verified = fields.Boolean()
-    txHash = fields.String(attribute="tx_hash")
-    block = fields.Integer(attribute="block_number")
-    at = Millis(attribute="block_time")
-
-
-class RefundSchema(Schema):
-    refundId = fields.String(attribute="id")
-    status = fields.String(metadata={"enum": [s.value for s in RefundStatus]})
-    token = fields.String(attribute="symbol")
-    amount = BaseUnitsString(attribute="amount_base_units")
-    usd = UsdAmount(attribute="usd_cents")
-    to = fields.String(attribute="to_address")
-    reason = fields.String(allow_none=True)
-    items = fields.List(fields.Nested(RefundItemSchema))
-    txHash = fields.String(attribute="tx_hash", allow_none=True)
-    block = fields.Integer(attribute="block_number", allow_none=True)
-    paid = BaseUnitsString(attribute="paid_base_units", allow_none=True)
-    rejection = fields.String(allow_none=True, metadata={"description": "why the last linked transaction was refused"})
-    createdAt = Millis(attribute="created_at")
-    confirmedAt = Millis(attribute="confirmed_at", allow_none=True)
-
-
 class RefundEnvelopeSchema(Schema):
     ok = fields.Boolean()
     refund = fields.Nested(RefundSchema)
-
-
-class LedgerEntrySchema(Schema):
-    token = fields.String()
-    received = BaseUnitsString()
-    toMerchant = BaseUnitsString(attribute="to_merchant")
-    toPlatform = BaseUnitsString(attribute="to_platform")
-    held = fields.String(metadata={"description": "still at the deposit address (base units)"})
-    inSplit = fields.String(attribute="in_split",
-                            metadata={"description": "moved into the split, not yet paid out (rounding carry)"})
-    refunded = BaseUnitsString()
-    usd = fields.Dict(keys=fields.String(), values=fields.Decimal(as_string=False),
-                      metadata={"description": "the same amounts in USD at the quote rate"})
-
-
 
 
 class LedgerSummarySchema(Schema):

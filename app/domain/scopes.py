@@ -4,5 +4,5 @@ from __future__ import annotations
 SCOPES = (
     "orders:create", "orders:read", "receipts:read", "receipts:refund",
     "inventory:read", "inventory:write", "shop:read", "shop:write", "split:read", "split:write",
-    "keys:read", "keys:write",
+    "keys:read", "keys:write", "webhooks:read", "webhooks:write",
 )

@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Protocol
 
 from app.domain.money import cents_for_units
-from app.domain.statuses import ExceptionStatus, OrderStatus
+from app.domain.statuses import ExceptionStatus, OrderStatus, RefundStatus
 
 
 class Rate(Protocol):
@@ -50,6 +50,15 @@ class SweepLike(ChainMove, Protocol):
 
 
 Rates = Mapping[str, Rate]
+
+
+class Quoted(Rate, Protocol):
+    symbol: str
+
+
+def rates(quotes: Iterable[Quoted]) -> dict[str, Quoted]:
+    """Return an order's quotes by token symbol: the rates its payments are valued at."""
+    return {quote.symbol: quote for quote in quotes}
 
 
 def confirmations(head: int | None, block: int) -> int:
@@ -165,6 +174,16 @@ def _cause(current: OrderStatus, target: OrderStatus, payments: Sequence[ChainMo
 
 
 REFUNDABLE = frozenset({OrderStatus.PAID, OrderStatus.COMPLETED})  # what a full refund moves to refunded
+
+
+class RefundLike(Protocol):
+    status: str
+    usd_cents: int
+
+
+def refunded_cents(refunds: Iterable[RefundLike]) -> int:
+    """Return what confirmed refunds took, in cents."""
+    return sum(r.usd_cents for r in refunds if r.status == RefundStatus.CONFIRMED)
 
 
 def refund_room_cents(received_cents: int, reserved_cents: int) -> int:

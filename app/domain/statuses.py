@@ -13,6 +13,7 @@ class OrderStatus(StrEnum):
     COMPLETED = "completed"
     REFUNDED = "refunded"
     EXPIRED = "expired"
+    CANCELLED = "cancelled"
 
 
 class ExceptionStatus(StrEnum):
@@ -39,13 +40,22 @@ class SettleState(StrEnum):
     REPLACED = "replaced"
 
 
+class DeliveryState(StrEnum):
+    """A webhook delivery: pending (due at its next attempt, or being sent), succeeded, or dead (retries
+    exhausted, or its endpoint disabled)."""
+
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    DEAD = "dead"
+
+
 class IllegalTransition(ValueError):
     """Raised when an order is asked to move where the transition table does not allow."""
 
 
 S = OrderStatus
 TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
-    S.GENERATED: frozenset({S.PENDING, S.EXPIRED}),
+    S.GENERATED: frozenset({S.PENDING, S.EXPIRED, S.CANCELLED}),
     # A reorg can take back the payment that made an order pending or paid.
     S.PENDING: frozenset({S.PAID, S.GENERATED}),
     S.PAID: frozenset({S.COMPLETED, S.REFUNDED, S.PENDING}),
@@ -53,7 +63,9 @@ TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
     S.REFUNDED: frozenset(),
     # A late payment within the monitor window still counts (flagged paid_late); an unpaid order can be
     # requoted by the shopper, which makes it payable again.
-    S.EXPIRED: frozenset({S.PENDING, S.GENERATED}),
+    S.EXPIRED: frozenset({S.PENDING, S.GENERATED, S.CANCELLED}),
+    # The merchant cancelled an order that received nothing; its address is no longer watched.
+    S.CANCELLED: frozenset(),
 }
 UNPAID = frozenset({S.GENERATED, S.EXPIRED})  # statuses of an order that has no payment
 

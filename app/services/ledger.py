@@ -12,7 +12,6 @@ from app.domain.settlement import AMOUNTS, TokenLedger
 from app.domain.statuses import RefundStatus
 from app.extensions import db
 from app.models import Merchant, Order
-from app.services.payments import rates
 
 
 def order_ledger(order: Order) -> dict[str, TokenLedger]:
@@ -23,7 +22,7 @@ def order_ledger(order: Order) -> dict[str, TokenLedger]:
 
 def in_usd(order: Order, entry: TokenLedger) -> dict[str, int]:
     """Return each amount of entry in cents at the order's quote rate (rounded toward zero)."""
-    return settlement.ledger_cents(rates(order), entry)
+    return settlement.ledger_cents(settlement.rates(order.quotes), entry)
 
 
 def merchant_summary(merchant: Merchant, start: datetime | None, end: datetime | None

@@ -1,6 +1,6 @@
-"""The one way an order changes status (DESIGN.md §6): each move is checked against the transition table
-and appends a history row (time, actor, cause), in the caller's transaction. Nothing else assigns
-`order.status` or `order.exception_status`; later, the webhook event of a change is written here too."""
+"""The one way an order changes status (DESIGN.md §6): each move is checked against the transition table,
+appends a history row (time, actor, cause) and writes its webhook event, in the caller's transaction.
+Nothing else assigns `order.status` or `order.exception_status`."""
 from __future__ import annotations
 
 import logging
@@ -8,21 +8,26 @@ from datetime import datetime
 
 from app.domain.statuses import ExceptionStatus, OrderStatus, check_transition, transition_path
 from app.models import Order, OrderStatusChange, utcnow
+from app.webhooks import events
 
 logger = logging.getLogger(__name__)
 
 
 def begin(order: Order, actor: str, at: datetime) -> None:
-    """Give a new order its first status, generated, with its first history row."""
+    """Give a new, fully built order its first status, generated, with its first history row and its
+    order.created event (the order joins the session with them)."""
     order.status = OrderStatus.GENERATED
     _record(order, actor, {}, at)
+    events.order_created(order)
 
 
 def move(order: Order, target: OrderStatus, actor: str, cause: dict, at: datetime | None = None) -> None:
     """Move order one step to target, with a history row; raises IllegalTransition if the table forbids it."""
-    check_transition(OrderStatus(order.status), target)
+    previous = OrderStatus(order.status)
+    check_transition(previous, target)
     order.status = target
     _record(order, actor, cause, at)
+    events.status_changed(order, previous, cause)
     logger.info("order status receipt=%s status=%s actor=%s cause=%s", order.receipt_id, target, actor, cause)
 
 

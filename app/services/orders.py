@@ -111,9 +111,9 @@ def _build_order(merchant: Merchant, req: OrderRequest, settings: OrderSettings,
         merchant_fee_bps=config.processing_fee_add_on_bps, created_at=now,
         expires_at=now + settings.quote_ttl,
     )
-    lifecycle.begin(order, actor, now)
     if settings.chain.enabled:
         _attach_payment_terms(order, merchant.split_address, config.accepted_tokens, settings)
+    lifecycle.begin(order, actor, now)
     return order
 
 

@@ -11,8 +11,9 @@ from sqlalchemy.orm import selectinload
 from app.domain import settlement
 from app.domain.statuses import OrderStatus
 from app.extensions import db
-from app.models import Order, Payment, Quote, Sweep
+from app.models import Order, Payment, Sweep
 from app.services import lifecycle
+from app.webhooks import events
 
 logger = logging.getLogger(__name__)
 
@@ -33,24 +34,19 @@ class Transfer:
     amount_base_units: int
 
 
-def rates(order: Order) -> dict[str, Quote]:
-    """Return the order's quotes by token symbol: the rates its payments are valued at."""
-    return {quote.symbol: quote for quote in order.quotes}
-
-
 def terms(order: Order) -> settlement.OrderTerms:
     """Return what the settlement rules need of the order besides its payments and sweeps."""
-    return settlement.OrderTerms(OrderStatus(order.status), order.total_cents, rates(order))
+    return settlement.OrderTerms(OrderStatus(order.status), order.total_cents, settlement.rates(order.quotes))
 
 
 def usd_cents(order: Order, symbol: str, amount: int) -> int:
     """Return what amount of symbol is worth at the order's quote rate, rounded down (0 if never quoted)."""
-    return settlement.usd_cents(rates(order), symbol, amount)
+    return settlement.usd_cents(settlement.rates(order.quotes), symbol, amount)
 
 
 def value_cents(order: Order, moves: list[Payment] | list[Sweep]) -> int:
     """Return what payments (or sweeps) are worth at the order's quote rates."""
-    return settlement.value_cents(rates(order), moves)
+    return settlement.value_cents(settlement.rates(order.quotes), moves)
 
 
 def recorded_keys(chain_id: int, transfers: list[Transfer]) -> set[tuple[str, int]]:
@@ -62,20 +58,22 @@ def recorded_keys(chain_id: int, transfers: list[Transfer]) -> set[tuple[str, in
         Payment.chain_id == chain_id, Payment.tx_hash.in_(hashes))).all())
 
 
-def record_transfers(order: Order, chain_id: int, transfers: list[Transfer], known: set[tuple[str, int]]) -> int:
-    """Add the transfers not yet in known as payments of the order (order row locked); return how many."""
+def record_transfers(order: Order, chain_id: int, transfers: list[Transfer], known: set[tuple[str, int]]
+                     ) -> list[Payment]:
+    """Add the transfers not yet in known as payments of the order (order row locked); return the new ones."""
     new = [t for t in transfers if (t.tx_hash, t.log_index) not in known]
-    db.session.add_all([Payment(
+    added = [Payment(
         order_id=order.id, chain_id=chain_id, tx_hash=t.tx_hash, log_index=t.log_index,
         block_number=t.block_number, block_hash=t.block_hash, block_time=t.block_time, symbol=t.symbol,
         token_address=t.token_address, from_address=t.from_address, amount_base_units=t.amount_base_units,
         usd_cents=usd_cents(order, t.symbol, t.amount_base_units), late=t.block_time > order.expires_at)
-        for t in new])
+        for t in new]
+    db.session.add_all(added)
     known.update((t.tx_hash, t.log_index) for t in new)
     for t in new:
         logger.info("payment recorded receipt=%s tx=%s amount=%d %s", order.receipt_id, t.tx_hash,
                     t.amount_base_units, t.symbol)
-    return len(new)
+    return added
 
 
 def lock_orders(order_ids: list[int]) -> dict[int, Order]:
@@ -109,17 +107,20 @@ def record_sweeps(chain_id: int, sweeps: list[Sweep]) -> None:
 
 
 def refresh_status(order: Order, head: int, confirmations: int, paid: list[Payment] | None = None,
-                   swept: list[Sweep] | None = None, actor: str = "watcher") -> None:
+                   swept: list[Sweep] | None = None, actor: str = "watcher", new: list[Payment] = ()) -> None:
     """Move the order to the status its payments and sweeps justify (domain.settlement.assess), through
-    each allowed step, with history; set its exception status and settledAt."""
-    if order.status == OrderStatus.REFUNDED:
-        return  # final: later payments and sweeps are still recorded, the status stays
+    each allowed step, with history; set its exception status and settledAt; then announce the new payments
+    (payment.received, carrying the refreshed receipt). Refunded is final: payments are still announced."""
     paid = rows_by_order(Payment, [order.id])[order.id] if paid is None else paid
     swept = rows_by_order(Sweep, [order.id])[order.id] if swept is None else swept
-    verdict = settlement.assess(terms(order), paid, swept, head, confirmations)
-    lifecycle.flag(order, verdict.exception_status)
-    order.settled_at = verdict.completed_by.block_time if verdict.completed_by else None
-    lifecycle.walk(order, verdict.status, actor, verdict.cause)
+    if order.status != OrderStatus.REFUNDED:
+        verdict = settlement.assess(terms(order), paid, swept, head, confirmations)
+        lifecycle.flag(order, verdict.exception_status)
+        order.settled_at = verdict.completed_by.block_time if verdict.completed_by else None
+        lifecycle.walk(order, verdict.status, actor, verdict.cause)
+    first_sweep = min((s.block_number for s in swept), default=None)
+    for payment in new:
+        events.payment_received(order, payment, first_sweep is not None and payment.block_number > first_sweep)
 
 
 def expire_overdue(now: datetime, actor: str = "watcher") -> int:

@@ -30,6 +30,7 @@ from app.models import Order, Refund, utcnow
 from app.services import lifecycle
 from app.services import live_status as pay_events
 from app.services.orders import lock_order
+from app.webhooks import events
 from app.services.payments import value_cents
 
 logger = logging.getLogger(__name__)
@@ -175,10 +176,13 @@ def verify_submitted(w3: Web3, chain: ChainSettings) -> None:
 
 
 def _reject(refund: Refund, problems: list[str]) -> None:
+    """Send refund back to requested, saying why, and announce it (refund.rejected)."""
+    order = db.session.get(Order, refund.order_id, with_for_update=True)
     logger.warning("refund %s: transaction %s rejected: %s", refund.id, refund.tx_hash, "; ".join(problems))
     refund.rejection = f"transaction {refund.tx_hash} rejected: " + "; ".join(problems)
     refund.status, refund.tx_hash, refund.block_number, refund.block_hash = RefundStatus.REQUESTED, None, None, None
     refund.paid_base_units = None
+    events.refund_event(order, refund, "refund.rejected")
 
 
 def _confirm(refund: Refund, check: TxCheck) -> str:
@@ -187,15 +191,12 @@ def _confirm(refund: Refund, check: TxCheck) -> str:
     refund.status, refund.confirmed_at = RefundStatus.CONFIRMED, utcnow()
     refund.block_number, refund.block_hash, refund.paid_base_units = check.block_number, check.block_hash, check.paid
     logger.info("refund confirmed receipt=%s refund=%s tx=%s", order.receipt_id, refund.id, refund.tx_hash)
+    events.refund_event(order, refund, "refund.confirmed")
     refunded = sum(r.usd_cents for r in order.refunds if r.status == RefundStatus.CONFIRMED or r.id == refund.id)
     if settlement.is_fully_refunded(OrderStatus(order.status), refunded, value_cents(order, order.payments)):
         lifecycle.move(order, OrderStatus.REFUNDED, "watcher",
                        {"refundId": refund.id, "txHash": refund.tx_hash, "block": refund.block_number})
     return order.receipt_id
-
-
-def refunded_cents(order: Order) -> int:
-    return sum(r.usd_cents for r in order.refunds if r.status == RefundStatus.CONFIRMED)
 
 
 def _check_room(order: Order, cents: int) -> None:

@@ -268,8 +268,8 @@ class Watcher:
             by_order.setdefault(watched[payment.to_address.lower()].id, []).append(payment)
         known = payments.recorded_keys(self.chain.chain_id, transfers)
         orders = payments.lock_orders(sorted(touched | set(by_order) | {s.order_id for s in sweeps}))
-        for order_id, order_transfers in by_order.items():
-            payments.record_transfers(orders[order_id], self.chain.chain_id, order_transfers, known)
+        new = {order_id: payments.record_transfers(orders[order_id], self.chain.chain_id, order_transfers, known)
+               for order_id, order_transfers in by_order.items()}
         payments.record_sweeps(self.chain.chain_id, sweeps)
         if blocks:  # a rescan (after a rollback or a cursor reset) replaces the hashes it stored before
             db.session.execute(delete(ChainBlock).where(ChainBlock.chain_id == self.chain.chain_id,
@@ -280,7 +280,8 @@ class Watcher:
         db.session.flush()
         paid, swept = payments.rows_by_order(Payment, list(orders)), payments.rows_by_order(Sweep, list(orders))
         for order_id, order in orders.items():
-            payments.refresh_status(order, head, self.chain.confirmations, paid[order_id], swept[order_id])
+            payments.refresh_status(order, head, self.chain.confirmations, paid[order_id], swept[order_id],
+                                    new=new.get(order_id, []))
         payments.expire_overdue(now)
         reorg.prune(self.chain.chain_id, end)
         db.session.commit()

@@ -121,7 +121,7 @@ def watch(chain_app, chain_settings):
         if receipt_id is None:
             return None
         with chain_app.app_context():
-            from app.api.receipts import receipt_body
+            from app.services.receipts import receipt_body
 
             with chain_app.test_request_context():
                 order = db.session.scalar(select(Order).where(Order.receipt_id == receipt_id))

@@ -41,7 +41,8 @@ def test_wallets_are_normalized_and_checked():
 S = OrderStatus
 ALLOWED = {(S.GENERATED, S.PENDING), (S.GENERATED, S.EXPIRED), (S.PENDING, S.PAID), (S.PENDING, S.GENERATED),
            (S.PAID, S.COMPLETED), (S.PAID, S.REFUNDED), (S.PAID, S.PENDING), (S.COMPLETED, S.REFUNDED),
-           (S.COMPLETED, S.PAID), (S.EXPIRED, S.PENDING), (S.EXPIRED, S.GENERATED)}
+           (S.COMPLETED, S.PAID), (S.EXPIRED, S.PENDING), (S.EXPIRED, S.GENERATED),
+           (S.GENERATED, S.CANCELLED), (S.EXPIRED, S.CANCELLED)}
 
 
 @pytest.mark.parametrize("current", list(S), ids=[s.value for s in S])
