@@ -103,7 +103,7 @@ def _build_order(merchant: Merchant, req: OrderRequest, settings: OrderSettings,
     totals = pricing.price(lines, tax.rate, fee_bps)
     now = utcnow()
     order = Order(
-        receipt_id=new_receipt_id(), merchant_id=merchant.id,
+        receipt_id=new_receipt_id(), merchant_id=merchant.id, currency="USD", order_metadata={}, event_sequence=0,
         brand_name=config.brand_name or merchant.name, line_items=_snapshot(resolved),
         subtotal_cents=totals.subtotal_cents, tax_cents=totals.tax_cents, fee_cents=totals.fee_cents,
         total_cents=totals.total_cents, tax_rate=tax.rate, jurisdiction_code=tax.jurisdiction_code,

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from app.domain import settlement
-from app.domain.statuses import OrderStatus
+from app.domain.statuses import OrderStatus, transition_path
 from app.extensions import db
 from app.models import Order, Payment, Sweep
 from app.services import lifecycle
@@ -113,11 +113,20 @@ def refresh_status(order: Order, head: int, confirmations: int, paid: list[Payme
     (payment.received, carrying the refreshed receipt). Refunded is final: payments are still announced."""
     paid = rows_by_order(Payment, [order.id])[order.id] if paid is None else paid
     swept = rows_by_order(Sweep, [order.id])[order.id] if swept is None else swept
-    if order.status != OrderStatus.REFUNDED:
-        verdict = settlement.assess(terms(order), paid, swept, head, confirmations)
-        lifecycle.flag(order, verdict.exception_status)
-        order.settled_at = verdict.completed_by.block_time if verdict.completed_by else None
-        lifecycle.walk(order, verdict.status, actor, verdict.cause)
+    if order.status == OrderStatus.REFUNDED:
+        _announce(order, new, swept)
+        return
+    verdict = settlement.assess(terms(order), paid, swept, head, confirmations)
+    lifecycle.flag(order, verdict.exception_status)
+    order.settled_at = verdict.completed_by.block_time if verdict.completed_by else None
+    # Receivers hear "payment detected", then the payment, then "paid", also when one tick sees all three.
+    if OrderStatus.PENDING in transition_path(OrderStatus(order.status), verdict.status):
+        lifecycle.walk(order, OrderStatus.PENDING, actor, verdict.cause)
+    _announce(order, new, swept)
+    lifecycle.walk(order, verdict.status, actor, verdict.cause)
+
+
+def _announce(order: Order, new: list[Payment], swept: list[Sweep]) -> None:
     first_sweep = min((s.block_number for s in swept), default=None)
     for payment in new:
         events.payment_received(order, payment, first_sweep is not None and payment.block_number > first_sweep)
