@@ -13,8 +13,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from web3 import Web3
 
-from app.extensions import db
 from app.domain.statuses import SettleState
+from app.extensions import db
 from app.models import OperatorLock, SettleTx
 
 REPLACEMENT_BUMP = (9, 8)  # a replacement pays 12.5 % more (nodes require at least 10 %)

@@ -26,6 +26,7 @@ from app.services.payments import value_cents
 
 logger = logging.getLogger(__name__)
 
+
 @dataclass(frozen=True)
 class Snapshot:
     """An order as the shopper sees it now: its payments, the watcher's head, and (for pages) its pictures."""
