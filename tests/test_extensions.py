@@ -42,3 +42,4 @@ def test_a_busy_pooled_connection_is_not_pinged_and_one_failure_renews_the_whole
         backend_pid(engine)
     finally:
         engine.dispose()
+
