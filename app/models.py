@@ -397,6 +397,8 @@ class WebhookEndpoint(Base):
     previous_secret_sealed: Mapped[str | None] = mapped_column(Text)
     previous_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime)  # first failure since the last success
+    # Deleted endpoints stay (disabled, hidden from the API) so the delivery log of past events stays whole.
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

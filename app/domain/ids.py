@@ -33,6 +33,11 @@ def new_key_secret() -> str:
     return "tp_live_" + secrets.token_urlsafe(32)
 
 
+def new_endpoint_id() -> str:
+    """Return a webhook endpoint id, "we_" + 16 lowercase base32 characters."""
+    return "we_" + _base32(10, 16).lower()
+
+
 def normalize_wallet(wallet: str) -> str:
     """Return the wallet in lowercase; raises ValueError unless it is 0x + 40 hex."""
     if not isinstance(wallet, str) or not WALLET_PATTERN.match(wallet):
