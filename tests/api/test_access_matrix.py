@@ -16,12 +16,24 @@ from PIL import Image
 from sqlalchemy import select
 
 from app.domain.scopes import SCOPES
-from app.models import ApiKey, InventoryItem, Merchant, Order, Refund, ShopConfig
+from app.models import (
+    ApiKey,
+    InventoryItem,
+    Merchant,
+    Order,
+    Refund,
+    ShopConfig,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+)
 from app.services import keys, shops
+from app.webhooks import endpoints as webhook_endpoints
 from tests.helpers.wallet import Wallet
 
 VICTIM_SKU = "VICTIM-SKU-1"
 VICTIM_BRAND = "Victim Brand Shop"
+VICTIM_HOOK = "https://127.0.0.1:9/victim-hook"
 
 # Path parameter name → the victim's resource it names.
 PATH_VALUES = {
@@ -29,6 +41,8 @@ PATH_VALUES = {
     "item_id": lambda victim: victim.item_id,
     "key_id": lambda victim: victim.key_id,
     "refund_id": lambda victim: victim.refund_id,
+    "webhook_id": lambda victim: victim.webhook_id,
+    "event_id": lambda victim: victim.event_id,
 }
 # Endpoint → a body that is valid for the attacker's own merchant (so a refusal is about ownership, not input).
 BODIES = {
@@ -42,6 +56,11 @@ BODIES = {
     "api.link_refund_tx": {"txHash": "0x" + "ab" * 32},
     "api.set_inventory_image": "png",
     "api.set_shop_logo": "png",
+    "api.create_webhook": {"url": "https://127.0.0.1:9/attacker", "events": ["order.paid"]},
+    "api.update_webhook": {"url": "https://127.0.0.1:9/attacker", "enabled": False},
+    "api.rotate_webhook_secret": {},
+    "api.test_webhook": {},
+    "api.redeliver_event": {},
 }
 BODYLESS_METHODS = {"GET", "DELETE"}
 
@@ -89,11 +108,13 @@ class Victim:
     item_id: str
     key_id: str
     refund_id: str
+    webhook_id: str
+    event_id: str
 
     def markers(self) -> list[str]:
         """Strings only the victim's data contains."""
         return [self.receipt_id, self.item_id, self.key_id, self.refund_id, self.merchant.wallet, VICTIM_BRAND,
-                self.merchant.split_address]
+                self.merchant.split_address, self.webhook_id, self.event_id, VICTIM_HOOK]
 
 
 @pytest.fixture
@@ -101,6 +122,8 @@ def victim(client, factory, in_app) -> Victim:
     merchant = factory.merchant(VICTIM_BRAND)
     item = factory.item(merchant, VICTIM_SKU, "5.00")
     secret = factory.key(merchant)
+    with in_app():
+        webhook, _ = webhook_endpoints.create(merchant, VICTIM_HOOK, None, "victim hook")
     order = client.post("/api/orders", json={"items": [{"sku": VICTIM_SKU, "qty": 1}]}, headers={"x-api-key": secret})
     receipt_id = order.json["receipt"]["receiptId"]
     with in_app() as session:
@@ -109,7 +132,9 @@ def victim(client, factory, in_app) -> Victim:
         session.add(Refund(id="rf_victim0001", order_id=order_id, status="requested", symbol="USDC",
                            amount_base_units=1_000_000, usd_cents=100, to_address="0x" + "11" * 20, items=[]))
         session.commit()
-    return Victim(merchant, secret, receipt_id, item.id, key_id, "rf_victim0001")
+        event_id = session.scalar(select(WebhookEvent.id).where(WebhookEvent.order_id == order_id))
+        assert event_id, "creating an order records order.created"
+    return Victim(merchant, secret, receipt_id, item.id, key_id, "rf_victim0001", webhook.id, event_id)
 
 
 @pytest.fixture
@@ -132,6 +157,10 @@ def snapshot(in_app, merchant_id: int) -> str:
             rows += session.scalars(select(model).where(model.merchant_id == merchant_id).order_by(model.id)).all()
         rows += session.scalars(select(Refund).join(Order).where(Order.merchant_id == merchant_id)
                                 .order_by(Refund.id)).all()
+        for model in (WebhookEndpoint, WebhookEvent):
+            rows += session.scalars(select(model).where(model.merchant_id == merchant_id).order_by(model.id)).all()
+        rows += session.scalars(select(WebhookDelivery).join(WebhookEvent)
+                                .where(WebhookEvent.merchant_id == merchant_id).order_by(WebhookDelivery.id)).all()
         return json.dumps([{c.key: str(getattr(row, c.key)) for c in row.__table__.columns} for row in rows])
 
 
@@ -155,7 +184,10 @@ def test_the_matrix_covers_the_routes_it_must(app):
     endpoints = {route.endpoint for route in keyed_routes(app)}
     assert {"api.get_receipt", "api.list_receipts", "api.update_inventory_item", "api.update_shop_config",
             "api.get_split", "api.configure_split", "api.revoke_key", "api.list_keys", "api.create_order",
-            "api.request_refund", "api.link_refund_tx", "api.ledger_summary"} <= endpoints
+            "api.request_refund", "api.link_refund_tx", "api.ledger_summary", "api.create_webhook",
+            "api.list_webhooks", "api.get_webhook", "api.update_webhook", "api.delete_webhook",
+            "api.rotate_webhook_secret", "api.test_webhook", "api.list_webhook_deliveries", "api.get_event",
+            "api.redeliver_event"} <= endpoints
 
 
 @pytest.mark.parametrize("credential", ["key", "session"])
