@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from itertools import groupby
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from app import jsoncodec
 from app.domain.statuses import DeliveryState
@@ -85,7 +86,11 @@ def redeliver(merchant: Merchant, event_id: str, endpoint_id: str | None = None)
     for delivery in chosen:
         # attempts restarts the retry schedule; lease_until stays, so a delivery being sent is not sent twice at once.
         delivery.state, delivery.next_attempt_at, delivery.attempts = DeliveryState.PENDING, now, 0
-    db.session.commit()
+    try:
+        db.session.commit()
+    except IntegrityError:  # a concurrent redelivery made the same endpoint's delivery first
+        db.session.rollback()
+        raise Conflict("This event is being redelivered to that endpoint already; try again") from None
     logger.info("webhook redeliver event=%s deliveries=%d", log.event.id, len(chosen))
     return event(merchant, event_id)
 
