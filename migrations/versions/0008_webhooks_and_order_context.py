@@ -51,6 +51,7 @@ def upgrade() -> None:
         sa.Column('previous_secret_sealed', sa.Text(), nullable=True),
         sa.Column('previous_until', app.models.UTCDateTime(timezone=True), nullable=True),
         sa.Column('failing_since', app.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column('deleted_at', app.models.UTCDateTime(timezone=True), nullable=True),
         sa.Column('created_at', app.models.UTCDateTime(timezone=True), nullable=False),
         sa.Column('updated_at', app.models.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(['merchant_id'], ['merchants.id'],
