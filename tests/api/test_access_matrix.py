@@ -42,6 +42,7 @@ BODIES = {
     "api.link_refund_tx": {"txHash": "0x" + "ab" * 32},
     "api.set_inventory_image": "png",
     "api.set_shop_logo": "png",
+    "api.cancel_order": {"reason": "hijack"},
 }
 BODYLESS_METHODS = {"GET", "DELETE"}
 
@@ -155,7 +156,8 @@ def test_the_matrix_covers_the_routes_it_must(app):
     endpoints = {route.endpoint for route in keyed_routes(app)}
     assert {"api.get_receipt", "api.list_receipts", "api.update_inventory_item", "api.update_shop_config",
             "api.get_split", "api.configure_split", "api.revoke_key", "api.list_keys", "api.create_order",
-            "api.request_refund", "api.link_refund_tx", "api.ledger_summary"} <= endpoints
+            "api.request_refund", "api.link_refund_tx", "api.ledger_summary", "api.cancel_order",
+            "api.get_inventory_item"} <= endpoints
 
 
 @pytest.mark.parametrize("credential", ["key", "session"])
