@@ -1,4 +1,4 @@
-"""Inventory routes: public read by x-wallet, writes with inventory:write."""
+"""Inventory routes: public reads by x-wallet (or inventory:read), writes with inventory:write."""
 from __future__ import annotations
 
 from flask import jsonify, request
@@ -26,6 +26,14 @@ def list_inventory():
     query = load(InventoryQuerySchema(), request.args.to_dict())
     page = inventory.list_items(current_merchant(), **query)
     return jsonify(InventoryPageSchema().dump(page))
+
+
+@bp.get("/inventory/<item_id>")
+@requires("inventory:read", public=True)
+@doc("One inventory item (public with x-wallet)", InventoryItemEnvelopeSchema, errors=(404,))
+def get_inventory_item(item_id: str):
+    item = inventory.get_item(current_merchant(), item_id)
+    return jsonify(InventoryItemEnvelopeSchema().dump({"ok": True, "item": item}))
 
 
 @bp.post("/inventory")

@@ -37,12 +37,13 @@ def create_order():
 def _order_request(body: dict) -> orders.OrderRequest:
     if body.get("items") in (None, []):
         raise ItemsRequired()
-    data = load(CreateOrderSchema(), body)
+    data = load(CreateOrderSchema(require_https=not current_config().is_dev), body)
     key = request.headers.get("Idempotency-Key")
     if key is not None and not (0 < len(key) <= MAX_IDEMPOTENCY_KEY and key.isprintable()):
         raise InvalidInput("Idempotency-Key must be 1 to 255 printable characters")
     return orders.OrderRequest(
         items=data["items"], jurisdiction_code=data["jurisdiction_code"], tax_rate=data["tax_rate"],
-        tax_components=data["tax_components"], idempotency_key=key,
+        tax_components=data["tax_components"], metadata=data["metadata"], redirect_url=data["redirect_url"],
+        idempotency_key=key,
         request_hash=hashlib.sha256(canonical(body).encode()).hexdigest())
 

@@ -6,9 +6,17 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
 
+from app.api.order_context import (
+    MAX_REDIRECT_URL,
+    METADATA_FILTER_PREFIX,
+    Metadata,
+    check_redirect_url,
+    metadata_filters,
+)
 from app.domain.scopes import SCOPES
+from app.domain.statuses import OrderStatus
 from app.errors import InvalidInput, PayloadTooLarge
 from app.fields import BaseUnitsString, Millis, Rate, UsdAmount, strict_boolean
 from app.services.receipt_schemas import (
@@ -144,6 +152,27 @@ class CreateOrderSchema(Schema):
     tax_components = fields.List(fields.String(validate=validate.Length(1, 32)),
                                  data_key="taxComponents", load_default=None,
                                  validate=validate.Length(1, 20))
+    metadata = Metadata(load_default=dict, metadata={
+        "description": "your own context (e.g. your order id): at most 50 string keys of 1-40 characters, string "
+                       "values of at most 500, 8 KiB in all; returned in the receipt and every webhook event"})
+    redirect_url = fields.String(data_key="redirectUrl", load_default=None,
+                                 validate=validate.Length(1, MAX_REDIRECT_URL), metadata={
+        "description": "where the pay page's 'Return to <brandName>' link goes once the order is paid, with "
+                       "?receiptId= appended; https:// (http:// too in dev/test)"})
+
+    def __init__(self, *args, require_https: bool = True, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.require_https = require_https
+
+    @validates("redirect_url")
+    def _redirect_url(self, value: str | None, **kwargs) -> None:
+        if value is not None:
+            check_redirect_url(value, self.require_https)
+
+
+class CancelOrderSchema(Schema):
+    reason = fields.String(load_default=None, validate=validate.Length(max=500),
+                           metadata={"description": "kept in the order's status history"})
 
 
 class ReceiptEnvelopeSchema(Schema):
@@ -160,10 +189,28 @@ class TimeWindowSchema(Schema):
 
 class ReceiptListQuerySchema(TimeWindowSchema):
     limit = fields.Integer(load_default=100, validate=validate.Range(1, 200))
+    status = fields.String(load_default=None, validate=validate.OneOf([s.value for s in OrderStatus]))
+    cursor = fields.String(load_default=None, validate=validate.Length(1, 200), metadata={
+        "description": "nextCursor of the previous page (the same filters must be sent again)"})
+
+
+def load_receipt_query(args) -> dict:
+    """Return the receipt list query: ReceiptListQuerySchema's fields, and `metadata`, the metadata.<key>=<value>
+    filters (not in the schema: OpenAPI 3.0 cannot name a parameter by a pattern); raises InvalidInput."""
+    plain = {name: value for name, value in args.items() if not name.startswith(METADATA_FILTER_PREFIX)}
+    filters, errors = metadata_filters(args)
+    try:
+        query = ReceiptListQuerySchema().load(plain)
+    except ValidationError as err:
+        errors, query = {**err.messages, **errors}, {}
+    if errors:
+        raise InvalidInput("Invalid request parameters", fields=errors)
+    return {**query, "metadata": filters}
 
 
 class ReceiptListSchema(Schema):
     receipts = fields.List(fields.Nested(ReceiptSchema))
+    nextCursor = fields.String(metadata={"description": "present when more receipts match: pass as ?cursor="})
 
 
 class ChainHealthSchema(Schema):

@@ -1,7 +1,9 @@
-"""What the shopper is told: the status of an order in plain words, and what is still due in each token."""
+"""What the shopper is told: the status of an order in plain words, what is still due in each token, and
+where the merchant's return link goes."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import quote, unquote_plus, urlsplit, urlunsplit
 
 from app.domain.money import cents_to_usd
 
@@ -24,8 +26,9 @@ class Progress:
 
 
 def state(p: Progress) -> str:
-    """Return the page state: waiting, seen, partial, settling, overpaid, late, completed, refunded or expired."""
-    if p.status in ("completed", "refunded"):
+    """Return the page state: waiting, seen, partial, settling, overpaid, late, completed, refunded, expired
+    or cancelled."""
+    if p.status in ("completed", "refunded", "cancelled"):
         return p.status
     if p.status == "paid":
         return {"paid_over": "overpaid", "paid_late": "late"}.get(p.exception_status or "", "settling")
@@ -53,6 +56,8 @@ def explain(p: Progress) -> tuple[str, str]:
                               "for this order; the merchant has been told."),
         "completed": ("Completed", "Paid and settled to the merchant. Thank you!"),
         "refunded": ("Refunded", "The merchant refunded this order."),
+        "cancelled": ("Cancelled", "The merchant cancelled this order. Do not send a payment; ask the "
+                                   "merchant for a new order if you still want to buy."),
         "expired": ("Expired", "The quote expired before a payment arrived. Get a new quote to pay; "
                                "do not send funds for an expired quote."),
     }
@@ -60,3 +65,18 @@ def explain(p: Progress) -> tuple[str, str]:
     if state(p) == "partial" and more:
         message = f"{message} {wait}"
     return title, message
+
+
+RETURN_STATUSES = frozenset({"paid", "completed"})
+
+
+def return_url(redirect_url: str | None, status: str, receipt_id: str) -> str | None:
+    """Return the merchant's redirect URL with receiptId set in its query (other parameters kept as written,
+    an earlier receiptId replaced, the fragment kept), once the order is paid or completed; else None."""
+    if not redirect_url or status not in RETURN_STATUSES:
+        return None
+    parts = urlsplit(redirect_url)
+    kept = [pair for pair in parts.query.split("&")
+            if pair and unquote_plus(pair.partition("=")[0]) != "receiptId"]
+    query = "&".join([*kept, f"receiptId={quote(receipt_id, safe='')}"])
+    return urlunsplit(parts._replace(query=query))

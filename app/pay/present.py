@@ -8,6 +8,7 @@ from app.chain.settings import ChainSettings
 from app.domain import checkout as words
 from app.domain import settlement
 from app.domain.money import cents_to_usd, units_display
+from app.domain.statuses import OrderStatus
 from app.models import Order, Payment, Quote, Refund
 from app.pay import qr
 from app.services import checkout
@@ -15,15 +16,19 @@ from app.services.payments import value_cents
 
 def token_options(order: Order, due_cents: int) -> list[dict]:
     """Return, per quoted token, what to send now (the whole quote, or what is still due) and its URI;
-    nothing once nothing is due (a paid order must not invite a second payment)."""
-    return [_option(order, quote, due_cents) for quote in order.quotes] if due_cents > 0 else []
+    nothing once nothing is due (a paid order must not invite a second payment) or the order is cancelled."""
+    payable = due_cents > 0 and order.status != OrderStatus.CANCELLED
+    return [_option(order, quote, due_cents) for quote in order.quotes] if payable else []
 
 
 def token_option(order: Order, paid: list[Payment], token: str) -> dict | None:
-    """Return what to send now in one token, or None when the order has no quote in it or nothing is due."""
+    """Return what to send now in one token, or None when the order has no quote in it, nothing is due or it
+    is cancelled."""
     due_cents = max(0, order.total_cents - value_cents(order, paid))
     quote = next((q for q in order.quotes if q.symbol == token), None)
-    return None if quote is None or due_cents == 0 else _option(order, quote, due_cents)
+    if quote is None or due_cents == 0 or order.status == OrderStatus.CANCELLED:
+        return None
+    return _option(order, quote, due_cents)
 
 
 def _option(order: Order, quote: Quote, due_cents: int) -> dict:
@@ -47,6 +52,7 @@ def status_body(order: Order, paid: list[Payment], head: int | None, chain: Chai
         "confirmationsRequired": chain.confirmations, "confirmationsMissing": progress.confirmations_missing,
         "payments": [payment_body(order, p, head) for p in paid],
         "options": token_options(order, progress.due_cents),
+        "returnUrl": words.return_url(order.redirect_url, order.status, order.receipt_id),
     }
 
 

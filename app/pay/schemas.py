@@ -27,7 +27,7 @@ class PayStatusSchema(Schema):
     status = fields.String()
     exceptionStatus = fields.String(allow_none=True)
     state = fields.String(metadata={"description": "waiting, seen, partial, settling, overpaid, late, completed, "
-                                                   "refunded or expired"})
+                                                   "refunded, expired or cancelled"})
     title = fields.String()
     message = fields.String()
     totalUsd = fields.Decimal(as_string=False)
@@ -38,3 +38,5 @@ class PayStatusSchema(Schema):
     confirmationsMissing = fields.Integer()
     payments = fields.List(fields.Nested(PayPaymentSchema))
     options = fields.List(fields.Nested(PayOptionSchema))
+    returnUrl = fields.String(allow_none=True, metadata={
+        "description": "the merchant's redirectUrl with ?receiptId=, once paid or completed; else null"})

@@ -106,6 +106,8 @@ def requote(receipt_id: str, settings: OrderSettings, now: datetime | None = Non
     order = find_order(receipt_id, lock=True)
     if order.deposit_address is None:
         raise Conflict("This order has no on-chain payment terms")
+    if order.status == OrderStatus.CANCELLED:
+        raise Conflict("The merchant cancelled this order")
     if order.status not in UNPAID or order.payments:
         raise Conflict("A payment was received for this order, so it keeps its quote")
     if order.expires_at > now:

@@ -4,10 +4,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
@@ -18,15 +18,18 @@ from app.chain.settings import ChainSettings
 from app.domain import pricing
 from app.domain.ids import RECEIPT_ID_PATTERN, new_receipt_id
 from app.domain.pricing import FeeTier, PricedLine
+from app.domain.statuses import UNPAID, OrderStatus
 from app.errors import Conflict, InvalidInput, InventoryItemNotFound, NotFound, SplitRequired
 from app.extensions import db
 from app.models import IdempotencyRecord, InventoryItem, Merchant, Order, Quote, utcnow
-from app.services import lifecycle, shops
+from app.services import cursors, lifecycle, shops
 from app.services.tax import TaxChoice, resolve_tax
 
 logger = logging.getLogger(__name__)
 
 VOLUME_WINDOW = timedelta(days=30)
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+RECEIPTS_CURSOR = "receipts"
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,8 @@ class OrderRequest:
     jurisdiction_code: str | None
     tax_rate: Decimal | None
     tax_components: list[str] | None
+    metadata: dict[str, str] = field(default_factory=dict)
+    redirect_url: str | None = None
     idempotency_key: str | None = None
     request_hash: str = ""
 
@@ -103,13 +108,13 @@ def _build_order(merchant: Merchant, req: OrderRequest, settings: OrderSettings,
     totals = pricing.price(lines, tax.rate, fee_bps)
     now = utcnow()
     order = Order(
-        receipt_id=new_receipt_id(), merchant_id=merchant.id, currency="USD", order_metadata={}, event_sequence=0,
+        receipt_id=new_receipt_id(), merchant_id=merchant.id, currency="USD", event_sequence=0,
         brand_name=config.brand_name or merchant.name, line_items=_snapshot(resolved),
         subtotal_cents=totals.subtotal_cents, tax_cents=totals.tax_cents, fee_cents=totals.fee_cents,
         total_cents=totals.total_cents, tax_rate=tax.rate, jurisdiction_code=tax.jurisdiction_code,
         tax_components=tax.components, platform_fee_bps=platform_bps,
         merchant_fee_bps=config.processing_fee_add_on_bps, created_at=now,
-        expires_at=now + settings.quote_ttl,
+        expires_at=now + settings.quote_ttl, order_metadata=dict(req.metadata), redirect_url=req.redirect_url,
     )
     if settings.chain.enabled:
         _attach_payment_terms(order, merchant.split_address, config.accepted_tokens, settings)
@@ -136,16 +141,29 @@ def _resolve_items(merchant: Merchant, cart: list[dict]) -> list[tuple[Inventory
         InventoryItem.id.in_(ids) | InventoryItem.sku.in_(skus))).all()
     by_id = {item.id: item for item in found}
     by_sku = {item.sku: item for item in found}
-    resolved = []
+    resolved, unknown = [], {}
     for index, line in enumerate(cart):
         item = by_id.get(line["id"]) if "id" in line else by_sku.get(line["sku"])
         if item is None:
-            ref = {"id": line["id"]} if "id" in line else {"sku": line["sku"]}
-            name = next(iter(ref.values()))
-            raise InventoryItemNotFound(f"Inventory item {name} not found", item=ref, line=index)
-        resolved.append((item, line["qty"]))
+            unknown[index] = {"id": line["id"]} if "id" in line else {"sku": line["sku"]}
+        else:
+            resolved.append((item, line["qty"]))
+    if unknown:
+        raise _not_found(unknown)
     _check_stock(resolved)
     return resolved
+
+
+def _not_found(unknown: dict[int, dict]) -> InventoryItemNotFound:
+    """Return the error naming every unknown line in fields (items.<line>.id|sku, as marshmallow nests
+    list errors); item and line name the first, as before."""
+    names = [next(iter(ref.values())) for ref in unknown.values()]
+    message = (f"Inventory item {names[0]} not found" if len(names) == 1
+               else f"Inventory items {', '.join(names)} not found")
+    first = next(iter(unknown))
+    return InventoryItemNotFound(message, fields={"items": {
+        str(index): {field: ["No inventory item with this value."] for field in ref} for index, ref in unknown.items()}},
+        item=unknown[first], line=first)
 
 
 def _check_stock(resolved: list[tuple[InventoryItem, int]]) -> None:
@@ -188,14 +206,57 @@ def get_receipt(merchant: Merchant, receipt_id: str) -> Order:
     return order
 
 
-def list_receipts(merchant: Merchant, limit: int, start: datetime | None, end: datetime | None) -> list[Order]:
-    """Return the merchant's orders created in [start, end), newest first, with what their receipts show."""
-    query = select(Order).options(*RECEIPT_RELATIONS).where(Order.merchant_id == merchant.id)
-    if start is not None:
-        query = query.where(Order.created_at >= start)
-    if end is not None:
-        query = query.where(Order.created_at < end)
-    return list(db.session.scalars(query.order_by(Order.created_at.desc(), Order.id.desc()).limit(limit)))
+@dataclass(frozen=True)
+class ReceiptQuery:
+    """Which of a merchant's receipts to list: created in [start, end), in a status, with metadata holding
+    each key → value given, after a cursor, at most limit of them."""
+
+    limit: int = 100
+    start: datetime | None = None
+    end: datetime | None = None
+    status: str | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+    cursor: str | None = None
+
+
+def list_receipts(merchant: Merchant, query: ReceiptQuery) -> tuple[list[Order], str | None]:
+    """Return (orders, next cursor or None when no more match), newest first, with what their receipts show;
+    raises InvalidInput for a cursor this server did not give out."""
+    statement = select(Order).options(*RECEIPT_RELATIONS).where(Order.merchant_id == merchant.id)
+    if query.start is not None:
+        statement = statement.where(Order.created_at >= query.start)
+    if query.end is not None:
+        statement = statement.where(Order.created_at < query.end)
+    if query.status is not None:
+        statement = statement.where(Order.status == query.status)
+    for key, value in query.metadata.items():  # JSON extraction as each database spells it
+        statement = statement.where(Order.order_metadata[key].as_string() == value)
+    if query.cursor is not None:
+        micros, order_id = cursors.decode(RECEIPTS_CURSOR, query.cursor, (int, int))
+        created = EPOCH + timedelta(microseconds=micros)
+        statement = statement.where(or_(Order.created_at < created,
+                                        and_(Order.created_at == created, Order.id < order_id)))
+    found = list(db.session.scalars(
+        statement.order_by(Order.created_at.desc(), Order.id.desc()).limit(query.limit + 1)))
+    if len(found) <= query.limit:
+        return found, None
+    last = found[query.limit - 1]
+    position = [(last.created_at - EPOCH) // timedelta(microseconds=1), last.id]
+    return found[:query.limit], cursors.encode(RECEIPTS_CURSOR, position)
+
+
+def cancel_order(order: Order, actor: str, reason: str | None) -> Order:
+    """Cancel an order that received nothing (generated or expired; its address is no longer watched) and
+    return it; raises Conflict when a payment was recorded or it is in another status."""
+    order = lock_order(order.id)  # the watcher locks it too before recording a payment
+    if order.payments or order.status not in UNPAID:
+        raise Conflict(f"{order.receipt_id} is {order.status}"
+                       f"{' and received a payment' if order.payments else ''}: only an order that received "
+                       f"nothing can be cancelled")
+    lifecycle.move(order, OrderStatus.CANCELLED, actor, {"reason": reason} if reason else {})
+    db.session.commit()
+    logger.info("order cancelled receipt=%s actor=%s", order.receipt_id, actor)
+    return order
 
 
 def lock_order(order_id: int) -> Order:

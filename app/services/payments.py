@@ -110,10 +110,12 @@ def refresh_status(order: Order, head: int, confirmations: int, paid: list[Payme
                    swept: list[Sweep] | None = None, actor: str = "watcher", new: list[Payment] = ()) -> None:
     """Move the order to the status its payments and sweeps justify (domain.settlement.assess), through
     each allowed step, with history; set its exception status and settledAt; then announce the new payments
-    (payment.received, carrying the refreshed receipt). Refunded is final: payments are still announced."""
+    (payment.received, carrying the refreshed receipt). Refunded and cancelled are final: payments are still
+    recorded and announced (a cancelled order's payment can only be one the watcher read just before the
+    cancel committed)."""
     paid = rows_by_order(Payment, [order.id])[order.id] if paid is None else paid
     swept = rows_by_order(Sweep, [order.id])[order.id] if swept is None else swept
-    if order.status == OrderStatus.REFUNDED:
+    if order.status in (OrderStatus.REFUNDED, OrderStatus.CANCELLED):
         _announce(order, new, swept)
         return
     verdict = settlement.assess(terms(order), paid, swept, head, confirmations)

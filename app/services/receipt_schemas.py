@@ -117,3 +117,7 @@ class ReceiptSchema(Schema):
     refunds = fields.List(fields.Nested(RefundSchema))
     refundedUsd = fields.Decimal(as_string=False, metadata={"description": "confirmed refunds"})
     ledger = fields.List(fields.Nested(LedgerEntrySchema))
+    metadata = fields.Dict(keys=fields.String(), values=fields.String(),
+                           metadata={"description": "the integrator's context given at creation"})
+    redirectUrl = fields.String(allow_none=True,
+                                metadata={"description": "where the pay page links back to once paid"})

@@ -126,7 +126,8 @@ class Settler:
         Nothing stays at a deposit address: paid orders are swept at once; completed and refunded ones when
         more arrives (a refund is paid from the merchant's own wallet, so what the shopper sent is the
         merchant's); partly paid ones once their quote has expired (the merchant refunds or settles up).
-        Besides paid orders, only those within the monitor window are looked at, as the watcher does.
+        Besides paid orders, only those within the monitor window are looked at, as the watcher does; a
+        cancelled order received nothing and is never looked at.
         """
         S, recent = OrderStatus, Order.expires_at >= now - self.chain.monitor_window
         orders = db.session.scalars(select(Order).where(

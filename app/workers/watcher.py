@@ -117,9 +117,11 @@ class Watcher:
 
     def _watched_orders(self, now: datetime) -> dict[str, Order]:
         """Return orders whose deposit address may still be paid or swept: every paid order (it awaits its
-        settlement), and the others while their quote is valid or expired within the monitor window."""
+        settlement), and the others while their quote is valid or expired within the monitor window, except
+        cancelled ones (the merchant called them off; the pay page offers no payment)."""
         orders = db.session.scalars(select(Order).options(selectinload(Order.quotes)).where(
             Order.chain_id == self.chain.chain_id, Order.deposit_address.is_not(None),
+            Order.status != OrderStatus.CANCELLED,
             or_(Order.status == OrderStatus.PAID, Order.expires_at >= now - self.chain.monitor_window))).all()
         return {order.deposit_address.lower(): order for order in orders}
 

@@ -23,6 +23,7 @@
     const requote = $("#requote");
     if (requote) requote.hidden = !(status.state === "expired" && status.payments.length === 0);
     renderPayments(status);
+    renderReturn(status.returnUrl);
     status.options.forEach(renderOption);
     tick();
   }
@@ -39,6 +40,15 @@
       item.append(hash, " · $" + Number(p.usd).toFixed(2) + " in " + p.token + " · " + confirmed);
       return item;
     }));
+  }
+
+  // The merchant's "Return to …" link: on the page (hidden) only when the order has one; shown once paid.
+  function renderReturn(url) {
+    const holder = $("#return");
+    if (!holder) return;
+    const link = $("#return-link", holder);
+    if (url) link.href = url; else link.removeAttribute("href");
+    holder.hidden = !url;
   }
 
   function renderOption(option) {

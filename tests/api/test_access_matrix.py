@@ -61,6 +61,7 @@ BODIES = {
     "api.rotate_webhook_secret": {},
     "api.test_webhook": {},
     "api.redeliver_event": {},
+    "api.cancel_order": {"reason": "hijack"},
 }
 BODYLESS_METHODS = {"GET", "DELETE"}
 
@@ -187,7 +188,7 @@ def test_the_matrix_covers_the_routes_it_must(app):
             "api.request_refund", "api.link_refund_tx", "api.ledger_summary", "api.create_webhook",
             "api.list_webhooks", "api.get_webhook", "api.update_webhook", "api.delete_webhook",
             "api.rotate_webhook_secret", "api.test_webhook", "api.list_webhook_deliveries", "api.get_event",
-            "api.redeliver_event"} <= endpoints
+            "api.redeliver_event", "api.cancel_order", "api.get_inventory_item"} <= endpoints
 
 
 @pytest.mark.parametrize("credential", ["key", "session"])

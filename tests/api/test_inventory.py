@@ -99,3 +99,31 @@ def test_writes_need_the_inventory_write_scope(client, shop, factory):
     response = client.post("/api/inventory", json={**ESPRESSO, "sku": "X-1"},
                            headers={"x-wallet": shop.merchant.wallet})
     assert (response.status_code, response.json["error"]) == (401, "unauthorized")
+
+
+def test_one_item_by_id_with_a_key_or_publicly_by_wallet(client, shop):
+    item = shop.items["FOOD-001"]
+    by_key = client.get(f"/api/inventory/{item.id}", headers=shop.headers)
+    assert by_key.status_code == 200
+    assert by_key.json["item"] | {"createdAt": 0, "updatedAt": 0} == {
+        "id": item.id, "sku": "FOOD-001", "name": "FOOD-001", "priceUsd": 10.0, "taxable": True, "stockQty": -1,
+        "description": None, "createdAt": 0, "updatedAt": 0}
+    assert by_key.json["ok"] is True
+    by_wallet = client.get(f"/api/inventory/{item.id}", headers={"x-wallet": shop.merchant.wallet})
+    assert by_wallet.json == by_key.json
+
+
+def test_one_item_of_another_merchant_or_unknown_is_404(client, shop, factory):
+    other = factory.merchant("Other")
+    theirs = factory.item(other, "THEIRS", "1.00")
+    assert client.get(f"/api/inventory/{theirs.id}", headers=shop.headers).status_code == 404
+    assert client.get("/api/inventory/inv_nope", headers={"x-wallet": shop.merchant.wallet}).status_code == 404
+    mine = shop.items["FOOD-001"].id
+    assert client.get(f"/api/inventory/{mine}", headers={"x-wallet": other.wallet}).status_code == 404
+
+
+@pytest.mark.parametrize("scopes, status", [(["inventory:read"], 200), (["inventory:write"], 403)],
+                         ids=["read-scope", "write-only"])
+def test_one_item_by_key_needs_inventory_read(client, shop, factory, scopes, status):
+    headers = {"x-api-key": factory.key(shop.merchant, scopes)}
+    assert client.get(f"/api/inventory/{shop.items['FOOD-001'].id}", headers=headers).status_code == status

@@ -68,3 +68,11 @@ def test_a_signed_in_merchant_manages_its_keys_with_csrf(merchant_wallet):
     assert created.status_code == 201
     assert [k["id"] for k in client.get("/api/keys").json["keys"]] == [created.json["key"]["id"]]
     assert client.delete(f"/api/keys/{created.json['key']['id']}", headers=merchant_wallet.csrf()).status_code == 200
+
+
+def test_orders_read_is_not_a_scope_receipts_read_reads_orders(client, shop, factory):
+    response = client.post("/api/keys", json={"scopes": ["orders:read"]}, headers=shop.headers)
+    assert (response.status_code, response.json["error"]) == (400, "invalid_input")
+    assert "scopes" in response.json["fields"]
+    reader = {"x-api-key": factory.key(shop.merchant, ["receipts:read"])}
+    assert client.get("/api/receipts", headers=reader).status_code == 200

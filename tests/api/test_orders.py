@@ -267,3 +267,16 @@ def test_order_gets_a_deposit_address_and_stable_quotes_while_the_rpc_is_down(ap
     assert receipt["depositAddress"] == expected
     assert usdc["uri"] == erc20_uri("0x" + "11" * 20, 31337, receipt["depositAddress"], 12650000)
     assert usdc["expiresAt"] == receipt["expiresAt"] and receipt["chainId"] == 31337
+
+
+def test_unknown_item_error_names_every_unknown_line_in_fields(client, shop, count_rows):
+    body = {"items": [{"sku": "NOPE-1", "qty": 1}, {"sku": "FOOD-001", "qty": 1}, {"id": "inv_missing", "qty": 2},
+                      {"sku": "NOPE-3", "qty": 1}]}
+    response = post_order(client, shop, body)
+    assert (response.status_code, response.json["error"]) == (400, "inventory_item_not_found")
+    assert response.json["fields"] == {"items": {"0": {"sku": ["No inventory item with this value."]},
+                                                 "2": {"id": ["No inventory item with this value."]},
+                                                 "3": {"sku": ["No inventory item with this value."]}}}
+    assert all(name in response.json["message"] for name in ("NOPE-1", "inv_missing", "NOPE-3"))
+    assert (response.json["item"], response.json["line"]) == ({"sku": "NOPE-1"}, 0)
+    assert count_rows(Order) == 0

@@ -208,3 +208,20 @@ def test_healthz_reports_the_watchers_lag_without_failing_on_it(chain_app, w3, w
                                      "watcherBlock": w3.eth.block_number - 5, "lagBlocks": 5}
     watch()
     assert client.get("/healthz").json["chain"]["lagBlocks"] == 0
+
+
+def test_a_cancelled_orders_address_is_no_longer_watched(w3, accounts, contracts, chain_app, merchant_key, new_order,
+                                                          watch):
+    cancelled, open_order = new_order(), new_order()
+    response = chain_app.test_client().post(f"/api/receipts/{cancelled['receiptId']}/cancel",
+                                            headers={"x-api-key": merchant_key})
+    assert response.status_code == 200, response.json
+    for receipt in (cancelled, open_order):
+        pay_token(w3, contracts.usdc, accounts.shopper, receipt["depositAddress"], quote(receipt, "USDC"))
+    w3.eth.send_transaction({"from": accounts.shopper.address, "to": cancelled["depositAddress"],
+                             "value": quote(cancelled, "ETH"), "gas": 21_000})
+    mine(w3, CONFIRMATIONS)
+    after = watch(cancelled["receiptId"])
+    assert (after["status"], after["payments"]) == ("cancelled", [])
+    assert statuses(after) == ["generated", "cancelled"]
+    assert watch(open_order["receiptId"])["status"] == "paid", "the same blocks were read"
