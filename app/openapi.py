@@ -153,7 +153,7 @@ def _custom_property(converter, field, **kwargs) -> dict:
     if not hasattr(field, "openapi_property"):
         return {}
     prop = field.openapi_property()
-    if field.allow_none:  # apispec adds null to a "type" only, and these have a oneOf instead
+    if field.allow_none and "oneOf" in prop:  # apispec adds null to a "type" only, not to a oneOf
         prop = {**prop, "oneOf": [*prop["oneOf"], {"type": "null"}]}
     return prop
 
