@@ -15,7 +15,7 @@ from app.api.schemas import (
 from app.auth.keys import current_merchant, requires
 from app.domain.images import MAX_UPLOAD_BYTES
 from app.fields import json_object, load
-from app.openapi import doc
+from app.openapi import IMAGE_UPLOAD, doc
 from app.services import inventory
 
 
@@ -67,7 +67,8 @@ def delete_inventory_item(item_id: str):
 @bp.post("/inventory/<item_id>/image")
 @requires("inventory:write")
 @doc("Set an item's image (PNG, JPEG or WebP up to 5 MB, as the body or multipart field `image`); "
-     "stores a 96x96 JPEG thumbnail, which receipts carry as `thumb`", ImageEnvelopeSchema, errors=(404, 413))
+     "stores a 96x96 JPEG thumbnail, which receipts carry as `thumb`", ImageEnvelopeSchema, request=IMAGE_UPLOAD,
+     errors=(404, 413))
 def set_inventory_image(item_id: str):
     thumb = inventory.set_thumbnail(current_merchant(), item_id, uploaded_image(MAX_UPLOAD_BYTES))
     return jsonify(ImageEnvelopeSchema().dump({"ok": True, "image": thumb}))

@@ -14,6 +14,7 @@ from app.config import current_config
 from app.extensions import db
 from app.models import ChainCursor
 from app.openapi import build_spec, doc
+from app.webhooks.payloads import EventSchema, event_payloads
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ def healthz():
 
 @bp.get("/api/openapi.json")
 def openapi():
-    return jsonify(build_spec(current_app))
+    return jsonify(build_spec(current_app, EventSchema, event_payloads()))
 
 
 def _check_database() -> str:

@@ -17,12 +17,16 @@ from app.openapi import doc
 from app.services import orders
 
 MAX_IDEMPOTENCY_KEY = 255
+IDEMPOTENCY_KEY = {"name": "Idempotency-Key", "required": False,
+                   "schema": {"type": "string", "minLength": 1, "maxLength": MAX_IDEMPOTENCY_KEY},
+                   "description": "Retry-safe creation: a repeat with the same key and body answers the first "
+                                  "order (Idempotent-Replayed: true); the same key with another body is a 409"}
 
 
 @bp.post("/orders")
 @requires("orders:create")
 @doc("Create an order and its receipt from inventory", ReceiptEnvelopeSchema, request=CreateOrderSchema,
-     errors=(404, 409, 413))
+     errors=(404, 409, 413), headers=(IDEMPOTENCY_KEY,))
 def create_order():
     order_request = _order_request(json_object())
     order, replayed = orders.create_order(current_merchant(), order_request,

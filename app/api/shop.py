@@ -13,7 +13,7 @@ from app.api.schemas import (
 from app.auth.keys import current_merchant, requires
 from app.domain.images import MAX_UPLOAD_BYTES, data_uri
 from app.fields import json_object, load
-from app.openapi import doc
+from app.openapi import IMAGE_UPLOAD, doc
 from app.services import shops
 
 
@@ -40,7 +40,7 @@ def update_shop_config():
 @bp.post("/shop/logo")
 @requires("shop:write")
 @doc("Set the shop's logo for the pay page (PNG, JPEG or WebP up to 5 MB, as the body or multipart "
-     "field `image`); stored scaled to fit 240x96", ImageEnvelopeSchema, errors=(413,))
+     "field `image`); stored scaled to fit 240x96", ImageEnvelopeSchema, request=IMAGE_UPLOAD, errors=(413,))
 def set_shop_logo():
     logo = shops.set_logo(current_merchant(), uploaded_image(MAX_UPLOAD_BYTES))
     return jsonify(ImageEnvelopeSchema().dump({"ok": True, "image": data_uri("image/png", logo)}))

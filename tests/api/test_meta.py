@@ -33,7 +33,8 @@ def test_openapi_documents_every_route_and_method(app, client):
     documented = {(path, method) for path, ops in spec["paths"].items() for method in ops}
     assert expected == documented
     create = spec["paths"]["/api/orders"]["post"]
-    assert create["security"] == [{"subscriptionKey": ["orders:create"]}, {"session": []}]
+    assert create["security"] == [{"subscriptionKey": ["orders:create"]}, {"apiKey": ["orders:create"]},
+                                  {"session": []}]
     assert "CreateOrder" in str(create["requestBody"]) and "items" in str(spec["components"]["schemas"]["CreateOrder"])
 
 
