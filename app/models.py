@@ -263,8 +263,12 @@ class Payment(Base):
     token_address: Mapped[str | None] = mapped_column(String(42))
     from_address: Mapped[str] = mapped_column(String(42))
     amount_base_units: Mapped[int] = mapped_column(BaseUnits)
-    usd_cents: Mapped[int] = mapped_column(BigInteger)
+    usd_cents: Mapped[int] = mapped_column(BigInteger)  # what it was credited alone, rounded down
     late: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Fixed when it arrives (domain.settlement.payment_rate), so a requote never revalues it: no quote in its
+    # token then (a stray receipt, worth nothing), and the rate of a late one without a peg (None = the quote's).
+    unquoted: Mapped[bool] = mapped_column(Boolean, default=False)
+    usd_rate: Mapped[Decimal | None] = mapped_column(DecimalText)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -9,8 +9,15 @@ from contextlib import contextmanager
 
 import requests
 from eth_abi import decode
+from eth_abi.exceptions import DecodingError
 from web3 import HTTPProvider, Web3
-from web3.exceptions import BadResponseFormat, ProviderConnectionError, Web3Exception, Web3RPCError
+from web3.exceptions import (
+    BadResponseFormat,
+    ContractLogicError,
+    ProviderConnectionError,
+    Web3Exception,
+    Web3RPCError,
+)
 from web3.providers.rpc.utils import ExceptionRetryConfiguration
 
 from app.chain.quotes import EthPrice
@@ -50,6 +57,19 @@ def read_eth_price(w3: Web3, feed: str) -> EthPrice | None:
         logger.warning("eth price unavailable feed=%s error=%s", feed, exc)
         return None
     return EthPrice(answer, decimals, updated_at)
+
+
+def eth_price_at(w3: Web3, feed: str, block: int) -> EthPrice | None:
+    """Return the feed's answer as of block, or None when the feed has none there (not deployed yet, or state
+    the node no longer keeps). An unreachable RPC raises, so the watcher retries rather than guessing."""
+    try:
+        decimals = decode(["uint8"], w3.eth.call({"to": feed, "data": DECIMALS}, block))[0]
+        _, answer, _, updated_at, _ = decode(["uint80", "int256", "uint256", "uint256", "uint80"],
+                                             w3.eth.call({"to": feed, "data": LATEST_ROUND_DATA}, block))
+    except (DecodingError, ContractLogicError, Web3RPCError) as exc:
+        logger.info("eth price has no history feed=%s block=%d error=%s", feed, block, type(exc).__name__)
+        return None
+    return EthPrice(answer, decimals, updated_at) if answer > 0 else None
 
 
 def eth_price_reader(chain: ChainSettings):

@@ -37,6 +37,11 @@ class Quote:
     usd_rate: Decimal
 
 
+def usd_rate(price: EthPrice) -> Decimal:
+    """Return the feed reading as USD per ETH."""
+    return Decimal(price.answer) / 10**price.decimals
+
+
 def ceil_div(numerator: int, denominator: int) -> int:
     """Return numerator / denominator rounded up (both positive integers)."""
     return -(-numerator // denominator)
@@ -54,7 +59,7 @@ def eth_quote(price: EthPrice, total_cents: int) -> Quote:
         raise ValueError("feed answer must be positive")
     wei = ceil_div(total_cents * WEI_PER_ETH * 10**price.decimals, price.answer * 100)
     wei = ceil_div(wei, ETH_QUOTE_STEP) * ETH_QUOTE_STEP
-    return Quote(ETH, None, 18, wei, Decimal(price.answer) / 10**price.decimals)
+    return Quote(ETH, None, 18, wei, usd_rate(price))
 
 
 def is_fresh(price: EthPrice, max_age_seconds: int, now: float | None = None) -> bool:

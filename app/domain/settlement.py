@@ -4,17 +4,20 @@ where each token's money is.
 
 Payments, sweeps and refunds are read through small protocols, so the models and plain test values both
 fit. Amounts are integer base units; USD is integer cents, converted per token at the order's quote rate
-and rounded down (what a payment is credited).
+and rounded down (what a payment is credited). A payment is valued at the rate fixed when it arrived
+(payment_rate): the quote's, or for a late one in a token without a peg the market's, never above the
+quote's. Value that does not count towards the total (a token the order was not quoted in, or less than
+a cent) is a stray receipt: listed, swept and refundable, but it never makes an order pending.
 """
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 from typing import Protocol
 
-from app.domain.money import cents_for_units
+from app.domain.money import cents_for_units, units_for_cents
 from app.domain.statuses import ExceptionStatus, OrderStatus, RefundStatus
 
 
@@ -40,6 +43,8 @@ class ChainMove(Move, Protocol):
 
 class PaymentLike(ChainMove, Protocol):
     late: bool  # it arrived after the quote expired
+    unquoted: bool  # the order had no quote in its token when it arrived: it counts for nothing
+    usd_rate: Decimal | None  # the rate it is valued at when not the quote's (a late one without a peg)
 
 
 class SweepLike(ChainMove, Protocol):
@@ -95,6 +100,55 @@ def value_cents(rates: Rates, moves: Iterable[Move]) -> int:
     return sum(usd_cents(rates, symbol, amount) for symbol, amount in per_token(moves).items())
 
 
+def payment_rate(quote_rate: Decimal | None, late: bool, pegged: bool, market_rate: Decimal | None
+                 ) -> Decimal | None:
+    """Return the rate a payment is valued at when it arrives: None without a quote in its token; the
+    quote's, except for a late payment in a token without a peg: the market rate then (the feed at its
+    block, or now), capped at the quote's so the merchant never bears a fall and the shopper never gains
+    from a rise. With no market rate at all, the quote's."""
+    if quote_rate is None:
+        return None
+    if not late or pegged or market_rate is None:
+        return quote_rate
+    return min(quote_rate, market_rate)
+
+
+def _valued_groups(rates: Rates, payments: Iterable[PaymentLike]) -> dict[tuple[str, Decimal], list[PaymentLike]]:
+    """Return the payments that have a rate, grouped by token and rate (each group is converted once)."""
+    groups: dict[tuple[str, Decimal], list[PaymentLike]] = {}
+    for payment in payments:
+        rate = valued_rate(rates, payment)
+        if rate is not None:
+            groups.setdefault((payment.symbol, rate), []).append(payment)
+    return groups
+
+
+def _group_cents(rates: Rates, symbol: str, rate: Decimal, group: Iterable[Move]) -> int:
+    return cents_for_units(sum(p.amount_base_units for p in group), rates[symbol].decimals, rate)
+
+
+def valued_rate(rates: Rates, payment: PaymentLike) -> Decimal | None:
+    """Return the rate payment is valued at: its own, else its token's quote (None: it has none)."""
+    if payment.unquoted or payment.symbol not in rates:
+        return None
+    return payment.usd_rate if payment.usd_rate is not None else rates[payment.symbol].usd_rate
+
+
+def paid_cents(rates: Rates, payments: Iterable[PaymentLike]) -> int:
+    """Return what payments count towards the total: each token's sum at each rate converted once, rounded
+    down; stray receipts count for nothing."""
+    return sum(_group_cents(rates, symbol, rate, group)
+               for (symbol, rate), group in _valued_groups(rates, payments).items())
+
+
+def strays(rates: Rates, payments: Sequence[PaymentLike]) -> list[PaymentLike]:
+    """Return the stray receipts among payments: in a token the order was not quoted in, or in a token
+    (at one rate) whose payments together are worth less than a cent."""
+    counted = {id(p) for (symbol, rate), group in _valued_groups(rates, payments).items()
+               if _group_cents(rates, symbol, rate, group) > 0 for p in group}
+    return [p for p in payments if id(p) not in counted]
+
+
 @dataclass(frozen=True)
 class OrderTerms:
     """What the rules need to know of an order besides its payments and sweeps."""
@@ -124,17 +178,19 @@ def assess(terms: OrderTerms, payments: Sequence[PaymentLike], sweeps: Sequence[
     """
     confirmed = [p for p in payments if is_confirmed(head, p.block_number, needed)]
     final_sweeps = [s for s in sweeps if s.verified and is_confirmed(head, s.block_number, needed)]
-    received, settled = value_cents(terms.rates, payments), value_cents(terms.rates, confirmed)
+    received, settled = paid_cents(terms.rates, payments), paid_cents(terms.rates, confirmed)
     completed_by = completing_sweep(terms, final_sweeps)
-    status = _target(terms, payments, settled, completed_by)
-    return Assessment(status, exception_status(terms.total_cents, received, settled, any(p.late for p in payments)),
+    status = _target(terms, received, settled, completed_by)
+    stray = {id(p) for p in strays(terms.rates, payments)}
+    late = any(p.late for p in payments if id(p) not in stray)
+    return Assessment(status, exception_status(terms.total_cents, received, settled, late),
                       completed_by if status == OrderStatus.COMPLETED else None,
                       _cause(terms.status, status, payments, completed_by))
 
 
-def _target(terms: OrderTerms, payments: Sequence[PaymentLike], settled_cents: int,
-            completed_by: SweepLike | None) -> OrderStatus:
-    if not payments:
+def _target(terms: OrderTerms, received_cents: int, settled_cents: int, completed_by: SweepLike | None
+            ) -> OrderStatus:
+    if received_cents == 0:  # nothing that counts was seen: stray receipts leave the order unpaid
         return OrderStatus.EXPIRED if terms.status == OrderStatus.EXPIRED else OrderStatus.GENERATED
     if settled_cents < terms.total_cents:
         return OrderStatus.PENDING
@@ -150,14 +206,20 @@ def completing_sweep(terms: OrderTerms, final_sweeps: Sequence[SweepLike]) -> Sw
 
 
 def exception_status(total_cents: int, received_cents: int, settled_cents: int, late: bool) -> ExceptionStatus | None:
-    """Return paid_partial while less than the total was received, else paid_late if any payment came after
-    the quote expired, else paid_over once more than the total is confirmed; None otherwise."""
+    """Return the one exception an order shows, the first that applies: paid_partial while something but
+    less than the total was received, then paid_over once more than the total is confirmed (a top-up after
+    completion included, late or not), then paid_late if a payment that counts came after the quote
+    expired; None otherwise.
+
+    The order is what the merchant must act on first: money still missing, then money to give back, then
+    only the timing (each payment keeps its own `late`, so nothing is lost when paid_over wins).
+    """
     if 0 < received_cents < total_cents:
         return ExceptionStatus.PAID_PARTIAL
-    if late:
-        return ExceptionStatus.PAID_LATE
     if settled_cents > total_cents:
         return ExceptionStatus.PAID_OVER
+    if late:
+        return ExceptionStatus.PAID_LATE
     return None
 
 
@@ -191,6 +253,57 @@ def refund_room_cents(received_cents: int, reserved_cents: int) -> int:
     return received_cents - reserved_cents
 
 
+@dataclass(frozen=True)
+class Received:
+    """What an order received in one token in confirmed payments: the units that count and the cents they
+    were credited, and the stray units."""
+
+    units: int = 0
+    cents: int = 0
+    stray_units: int = 0
+
+
+def received_in(rates: Rates, confirmed: Sequence[PaymentLike], symbol: str) -> Received:
+    """Return what confirmed payments brought in symbol."""
+    stray = strays(rates, confirmed)
+    stray_ids = {id(p) for p in stray}
+    counted = [p for p in confirmed if p.symbol == symbol and id(p) not in stray_ids]
+    return Received(sum(p.amount_base_units for p in counted), paid_cents(rates, counted),
+                    sum(p.amount_base_units for p in stray if p.symbol == symbol))
+
+
+def _credited(received: Received, units: int) -> int:
+    """Return what the first units of the counted ones were credited, in proportion, rounded down (all of
+    them: exactly what they were credited)."""
+    return min(units, received.units) * received.cents // received.units if received.units else 0
+
+
+def refund_cents(received: Received, reserved_units: int, units: int, rate: Rate | None) -> int | None:
+    """Return what a refund of units in a token takes from what the order received, after the units its open
+    refunds in that token reserve: received units at what they were credited (so giving all of them back
+    takes exactly their credit, and the pieces of a split refund never add up to more), stray units for
+    nothing, and units beyond those at the quote rate rounded up. None beyond them with no quote."""
+    before, after = reserved_units, reserved_units + units
+    cents = _credited(received, after) - _credited(received, before)
+    held = received.units + received.stray_units
+    beyond = max(0, after - held) - max(0, before - held)
+    if beyond == 0:
+        return cents
+    if rate is None:
+        return None
+    return cents + cents_for_units(beyond, rate.decimals, rate.usd_rate, ROUND_CEILING)
+
+
+def refund_units(received: Received, reserved_units: int, cents: int, rate: Rate) -> int:
+    """Return the units a refund of cents in a token pays: every counted unit not yet reserved when cents is
+    exactly what they were credited (a refund of everything gives back every unit), else the units worth
+    cents at the quote rate, rounded up."""
+    left_units = max(0, received.units - reserved_units)
+    if left_units and cents == received.cents - _credited(received, reserved_units):
+        return left_units
+    return units_for_cents(cents, rate.decimals, rate.usd_rate)
+
+
 def is_fully_refunded(status: OrderStatus, refunded_cents: int, received_cents: int) -> bool:
     """Return True when confirmed refunds cover what a paid or completed order received."""
     return status in REFUNDABLE and refunded_cents >= received_cents
@@ -221,6 +334,7 @@ class TokenLedger:
     held: int = 0
     in_split: int = 0
     refunded: int = 0
+    stray: int = 0  # of received, what counts for nothing (stray receipts): swept and refundable all the same
 
     def add(self, other: TokenLedger) -> None:
         for name in AMOUNTS:
@@ -230,10 +344,11 @@ class TokenLedger:
 AMOUNTS = [f.name for f in fields(TokenLedger) if f.name != "token"]
 
 
-def ledger(payments: Iterable[Move], sweeps: Sequence[SweepLike], confirmed_refunds: Iterable[Move]
-           ) -> dict[str, TokenLedger]:
-    """Return an order's ledger per token symbol, in symbol order."""
+def ledger(payments: Iterable[Move], sweeps: Sequence[SweepLike], confirmed_refunds: Iterable[Move],
+           stray: Iterable[Move] = ()) -> dict[str, TokenLedger]:
+    """Return an order's ledger per token symbol, in symbol order (stray: the payments that are stray receipts)."""
     received, swept, refunded = per_token(payments), per_token(sweeps), per_token(confirmed_refunds)
+    strayed = per_token(stray)
     entries = {}
     for symbol in sorted(set(received) | set(swept) | set(refunded)):
         to_merchant = sum(s.merchant_base_units for s in sweeps if s.symbol == symbol)
@@ -241,7 +356,8 @@ def ledger(payments: Iterable[Move], sweeps: Sequence[SweepLike], confirmed_refu
         entries[symbol] = TokenLedger(
             token=symbol, received=received.get(symbol, 0), to_merchant=to_merchant, to_platform=to_platform,
             held=received.get(symbol, 0) - swept.get(symbol, 0),
-            in_split=swept.get(symbol, 0) - to_merchant - to_platform, refunded=refunded.get(symbol, 0))
+            in_split=swept.get(symbol, 0) - to_merchant - to_platform, refunded=refunded.get(symbol, 0),
+            stray=strayed.get(symbol, 0))
     return entries
 
 

@@ -12,7 +12,7 @@ from app.domain.statuses import OrderStatus
 from app.models import Order, Payment, Quote, Refund
 from app.pay import qr
 from app.services import checkout
-from app.services.payments import value_cents
+from app.services.payments import paid_cents
 
 def token_options(order: Order, due_cents: int) -> list[dict]:
     """Return, per quoted token, what to send now (the whole quote, or what is still due) and its URI;
@@ -24,7 +24,7 @@ def token_options(order: Order, due_cents: int) -> list[dict]:
 def token_option(order: Order, paid: list[Payment], token: str) -> dict | None:
     """Return what to send now in one token, or None when the order has no quote in it, nothing is due or it
     is cancelled."""
-    due_cents = max(0, order.total_cents - value_cents(order, paid))
+    due_cents = max(0, order.total_cents - paid_cents(order, paid))
     quote = next((q for q in order.quotes if q.symbol == token), None)
     if quote is None or due_cents == 0 or order.status == OrderStatus.CANCELLED:
         return None
@@ -50,19 +50,19 @@ def status_body(order: Order, paid: list[Payment], head: int | None, chain: Chai
         "totalUsd": cents_to_usd(order.total_cents), "paidUsd": cents_to_usd(progress.paid_cents),
         "dueUsd": cents_to_usd(progress.due_cents), "expiresAt": order.expires_at,
         "confirmationsRequired": chain.confirmations, "confirmationsMissing": progress.confirmations_missing,
-        "payments": [payment_body(order, p, head) for p in paid],
+        "payments": [payment_body(order, p, head, stray) for p, stray in checkout.with_strays(order, paid)],
         "options": token_options(order, progress.due_cents),
         "returnUrl": words.return_url(order.redirect_url, order.status, order.receipt_id),
     }
 
 
-def payment_body(order: Order, payment: Payment, head: int | None) -> dict:
-    """Return one received payment as the shopper sees it."""
+def payment_body(order: Order, payment: Payment, head: int | None, stray: bool = False) -> dict:
+    """Return one received payment as the shopper sees it; stray when it does not count towards the total."""
     decimals = next((q.decimals for q in order.quotes if q.symbol == payment.symbol), 18)
     return {"txHash": payment.tx_hash, "token": payment.symbol, "amount": str(payment.amount_base_units),
             "amountDisplay": units_display(payment.amount_base_units, decimals),
             "usd": cents_to_usd(payment.usd_cents), "block": payment.block_number, "late": payment.late,
-            "confirmations": settlement.confirmations(head, payment.block_number)}
+            "confirmations": settlement.confirmations(head, payment.block_number), "stray": stray}
 
 
 def refund_body(order: Order, refund: Refund, chain: ChainSettings) -> dict:

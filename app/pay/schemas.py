@@ -20,6 +20,8 @@ class PayPaymentSchema(Schema):
     block = fields.Integer()
     confirmations = fields.Integer()
     late = fields.Boolean()
+    stray = fields.Boolean(metadata={"description": "does not count towards the total (a token the order does not "
+                                                    "accept, or less than a cent); the merchant can refund it"})
 
 
 class PayStatusSchema(Schema):

@@ -56,7 +56,7 @@ def page(receipt_id: str):
     chosen = request.args.get("token")
     return _render("pay/page.html", snap, status, options=status["options"],
                    selected=chosen if chosen in tokens else next(iter(tokens), None),
-                   can_requote=status["state"] == "expired" and not snap.paid)
+                   can_requote=status["state"] == "expired")  # stray receipts leave an order expired
 
 
 @bp.get("/receipt/<receipt_id>")

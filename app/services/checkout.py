@@ -22,7 +22,7 @@ from app.extensions import db
 from app.models import ChainCursor, Order, Payment, Quote, ShopConfig, utcnow
 from app.services import lifecycle, media
 from app.services.orders import OrderSettings, lock_order
-from app.services.payments import value_cents
+from app.services.payments import paid_cents
 
 logger = logging.getLogger(__name__)
 
@@ -76,8 +76,15 @@ def find_order(receipt_id: str, lock: bool = False) -> Order:
 
 
 def payments_of(order: Order) -> list[Payment]:
-    """Return the order's recorded payments, oldest first (no query for an order that cannot have any)."""
-    return [] if order.status in UNPAID else list(order.payments)
+    """Return the order's recorded payments, oldest first: an unpaid order's stray receipts too (the snapshot
+    loads them with the order, so this is no extra query)."""
+    return list(order.payments)
+
+
+def with_strays(order: Order, paid: list[Payment]) -> list[tuple[Payment, bool]]:
+    """Return each payment with whether it is a stray receipt (domain.settlement.strays)."""
+    stray = {id(p) for p in settlement.strays(settlement.rates(order.quotes), paid)}
+    return [(p, id(p) in stray) for p in paid]
 
 
 def progress(order: Order, paid: list[Payment], head: int | None, chain: ChainSettings,
@@ -86,7 +93,7 @@ def progress(order: Order, paid: list[Payment], head: int | None, chain: ChainSe
     missing = max((chain.confirmations - settlement.confirmations(head, p.block_number) for p in paid), default=0)
     return Progress(status=order.status, exception_status=order.exception_status,
                     expired=order.expires_at <= (now or utcnow()), total_cents=order.total_cents,
-                    paid_cents=value_cents(order, paid), confirmations_missing=max(0, missing),
+                    paid_cents=paid_cents(order, paid), confirmations_missing=max(0, missing),
                     network=chain.network_name)
 
 
@@ -99,7 +106,7 @@ def due_units(quote: Quote, due_cents: int) -> int:
 def requote(receipt_id: str, settings: OrderSettings, now: datetime | None = None) -> Order:
     """Give an expired, unpaid order fresh quotes and a new expiry (same deposit address); return it.
 
-    Raises NotFound; Conflict if anything was received or the quote is still valid; ChainUnavailable
+    Raises NotFound; Conflict if anything that counts was received or the quote is still valid; ChainUnavailable
     when no token can be quoted now.
     """
     now = now or utcnow()
@@ -108,7 +115,8 @@ def requote(receipt_id: str, settings: OrderSettings, now: datetime | None = Non
         raise Conflict("This order has no on-chain payment terms")
     if order.status == OrderStatus.CANCELLED:
         raise Conflict("The merchant cancelled this order")
-    if order.status not in UNPAID or order.payments:
+    # Stray receipts (an unquoted token, dust) do not count, so they never keep an order from a new quote.
+    if order.status not in UNPAID or paid_cents(order, order.payments) > 0:
         raise Conflict("A payment was received for this order, so it keeps its quote")
     if order.expires_at > now:
         raise Conflict("The quote is still valid")

@@ -17,7 +17,8 @@ from app.models import Merchant, Order
 def order_ledger(order: Order) -> dict[str, TokenLedger]:
     """Return the order's ledger per token symbol (payments, sweeps and refunds must be loaded or loadable)."""
     confirmed_refunds = [r for r in order.refunds if r.status == RefundStatus.CONFIRMED]
-    return settlement.ledger(order.payments, order.sweeps, confirmed_refunds)
+    stray = settlement.strays(settlement.rates(order.quotes), order.payments)
+    return settlement.ledger(order.payments, order.sweeps, confirmed_refunds, stray)
 
 
 def in_usd(order: Order, entry: TokenLedger) -> dict[str, int]:

@@ -2,13 +2,17 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from app.chain.settings import ETH
 from app.domain import settlement
+from app.domain.money import cents_for_units
 from app.domain.statuses import OrderStatus, transition_path
 from app.extensions import db
 from app.models import Order, Payment, Sweep
@@ -39,14 +43,24 @@ def terms(order: Order) -> settlement.OrderTerms:
     return settlement.OrderTerms(OrderStatus(order.status), order.total_cents, settlement.rates(order.quotes))
 
 
-def usd_cents(order: Order, symbol: str, amount: int) -> int:
-    """Return what amount of symbol is worth at the order's quote rate, rounded down (0 if never quoted)."""
-    return settlement.usd_cents(settlement.rates(order.quotes), symbol, amount)
+def paid_cents(order: Order, paid: list[Payment]) -> int:
+    """Return what payments count towards the order's total, each at the rate it is valued at (strays: 0)."""
+    return settlement.paid_cents(settlement.rates(order.quotes), paid)
 
 
-def value_cents(order: Order, moves: list[Payment] | list[Sweep]) -> int:
-    """Return what payments (or sweeps) are worth at the order's quote rates."""
-    return settlement.value_cents(settlement.rates(order.quotes), moves)
+def _valued(order: Order, chain_id: int, transfer: Transfer, market_rates: Mapping[int, Decimal | None]) -> Payment:
+    """Return the transfer as a payment of order, valued at the rate domain.settlement.payment_rate fixes."""
+    quote = settlement.rates(order.quotes).get(transfer.symbol)
+    late = transfer.block_time > order.expires_at
+    rate = settlement.payment_rate(quote.usd_rate if quote else None, late, transfer.symbol != ETH,
+                                   market_rates.get(transfer.block_number))
+    return Payment(
+        order_id=order.id, chain_id=chain_id, tx_hash=transfer.tx_hash, log_index=transfer.log_index,
+        block_number=transfer.block_number, block_hash=transfer.block_hash, block_time=transfer.block_time,
+        symbol=transfer.symbol, token_address=transfer.token_address, from_address=transfer.from_address,
+        amount_base_units=transfer.amount_base_units, late=late, unquoted=quote is None,
+        usd_rate=rate if quote is not None and rate != quote.usd_rate else None,
+        usd_cents=cents_for_units(transfer.amount_base_units, quote.decimals, rate) if quote else 0)
 
 
 def recorded_keys(chain_id: int, transfers: list[Transfer]) -> set[tuple[str, int]]:
@@ -58,16 +72,12 @@ def recorded_keys(chain_id: int, transfers: list[Transfer]) -> set[tuple[str, in
         Payment.chain_id == chain_id, Payment.tx_hash.in_(hashes))).all())
 
 
-def record_transfers(order: Order, chain_id: int, transfers: list[Transfer], known: set[tuple[str, int]]
-                     ) -> list[Payment]:
-    """Add the transfers not yet in known as payments of the order (order row locked); return the new ones."""
+def record_transfers(order: Order, chain_id: int, transfers: list[Transfer], known: set[tuple[str, int]],
+                     market_rates: Mapping[int, Decimal | None] | None = None) -> list[Payment]:
+    """Add the transfers not yet in known as payments of the order (order row locked), each valued as it
+    arrives (market_rates: the ETH/USD rate by block, for late payments); return the new ones."""
     new = [t for t in transfers if (t.tx_hash, t.log_index) not in known]
-    added = [Payment(
-        order_id=order.id, chain_id=chain_id, tx_hash=t.tx_hash, log_index=t.log_index,
-        block_number=t.block_number, block_hash=t.block_hash, block_time=t.block_time, symbol=t.symbol,
-        token_address=t.token_address, from_address=t.from_address, amount_base_units=t.amount_base_units,
-        usd_cents=usd_cents(order, t.symbol, t.amount_base_units), late=t.block_time > order.expires_at)
-        for t in new]
+    added = [_valued(order, chain_id, t, market_rates or {}) for t in new]
     db.session.add_all(added)
     known.update((t.tx_hash, t.log_index) for t in new)
     for t in new:

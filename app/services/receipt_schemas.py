@@ -41,6 +41,11 @@ class PaymentSchema(Schema):
     sender = fields.String(attribute="from_address")
     late = fields.Boolean()
     afterSettlement = fields.Boolean(attribute="after_settlement")
+    stray = fields.Boolean(metadata={"description": "counts for nothing towards the total (a token the order was "
+                                                    "not quoted in, or less than a cent); swept and refundable"})
+    usdRate = fields.Decimal(attribute="valued_rate", as_string=False, allow_none=True,
+                             metadata={"description": "the USD rate it is valued at: the quote's, or for a late "
+                                                      "payment in ETH the feed's at its block, never above the quote's"})
 
 
 class SweepSchema(Schema):
@@ -85,6 +90,7 @@ class LedgerEntrySchema(Schema):
     inSplit = fields.String(attribute="in_split",
                             metadata={"description": "moved into the split, not yet paid out (rounding carry)"})
     refunded = BaseUnitsString()
+    stray = BaseUnitsString(metadata={"description": "of received, the stray receipts (count for nothing)"})
     usd = fields.Dict(keys=fields.String(), values=fields.Decimal(as_string=False),
                       metadata={"description": "the same amounts in USD at the quote rate"})
 

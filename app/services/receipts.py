@@ -50,7 +50,10 @@ def receipt_body(order: Order, thumbs: dict[str, str] | None = None) -> dict:
 def settlement_body(order: Order) -> dict:
     """Return what happened to the order's money: payments, sweeps into the split, refunds, and the ledger."""
     first_sweep = min((s.block_number for s in order.sweeps), default=None)
-    payments = [{**vars(p), "after_settlement": first_sweep is not None and p.block_number > first_sweep}
+    rates = settlement.rates(order.quotes)
+    stray = {id(p) for p in settlement.strays(rates, order.payments)}
+    payments = [{**vars(p), "after_settlement": first_sweep is not None and p.block_number > first_sweep,
+                 "stray": id(p) in stray, "valued_rate": settlement.valued_rate(rates, p)}
                 for p in order.payments]
     return {"settledAt": order.settled_at, "payments": payments, "sweeps": order.sweeps, "refunds": order.refunds,
             "refundedUsd": cents_to_usd(settlement.refunded_cents(order.refunds)),

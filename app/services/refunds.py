@@ -3,7 +3,8 @@ transaction, which is checked on chain (chain, token, recipient, amount, success
 again by the watcher until it has its confirmations; only then is the refund confirmed.
 
 A refund request reserves its amount: the open and confirmed refunds of an order never exceed what
-it received (valued at the order's quote rates). A full refund makes a paid or completed order
+its confirmed payments were credited; a refund in a token received takes what those units were credited
+(domain.settlement.refund_cents), and a stray receipt can be refunded in its own token. A full refund makes a paid or completed order
 `refunded`; a partial one leaves the status alone.
 """
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import logging
 import secrets
 from dataclasses import dataclass
-from decimal import ROUND_CEILING
 
 from eth_utils import to_checksum_address
 from sqlalchemy import select
@@ -21,17 +21,16 @@ from web3.exceptions import TransactionNotFound
 
 from app.chain.events import ZERO_ADDRESS, hex_str, transfer
 from app.chain.settings import ETH, ChainSettings
-from app.domain.money import cents_for_units, units_for_cents
+from app.config import current_config
 from app.domain import settlement
 from app.domain.statuses import OrderStatus, RefundStatus
 from app.errors import Conflict, InvalidInput, NotFound
 from app.extensions import db
-from app.models import Order, Refund, utcnow
+from app.models import ChainCursor, Order, Payment, Refund, utcnow
 from app.services import lifecycle
 from app.services import live_status as pay_events
 from app.services.orders import lock_order
 from app.webhooks import events
-from app.services.payments import value_cents
 
 logger = logging.getLogger(__name__)
 
@@ -63,28 +62,56 @@ def create_refund(order: Order, request: RefundRequest) -> Refund:
     order = lock_order(order.id)  # two requests at once must not both fit in what is left
     if order.status == OrderStatus.REFUNDED:
         raise Conflict(f"{order.receipt_id} is already refunded")
-    quote = next((q for q in order.quotes if q.symbol == request.token), None)
-    if quote is None:
-        raise InvalidInput(f"{order.receipt_id} was not quoted in {request.token}",
-                           fields={"token": [f"One of: {', '.join(q.symbol for q in order.quotes) or 'none'}."]})
-    units = request.amount_base_units if request.amount_base_units is not None else units_for_cents(
-        request.amount_cents, quote.decimals, quote.usd_rate)
-    # A refund counts against what was received rounded up, so sub-cent refunds cannot add up past it.
-    cents = request.amount_cents if request.amount_cents is not None else cents_for_units(
-        units, quote.decimals, quote.usd_rate, ROUND_CEILING)
-    if units <= 0:
-        raise InvalidInput("A refund must be more than zero", fields={"amount": ["Must be more than zero."]})
-    _check_room(order, cents)
+    rates, confirmed = settlement.rates(order.quotes), confirmed_payments(order)
+    quote, received = rates.get(request.token), settlement.received_in(rates, confirmed, request.token)
+    token_address = quote.token_address if quote else next(
+        (p.token_address for p in confirmed if p.symbol == request.token), None)
+    if quote is None and not received.stray_units:
+        tokens = sorted(set(rates) | {p.symbol for p in confirmed})
+        raise InvalidInput(f"{order.receipt_id} was neither quoted in nor received {request.token}",
+                           fields={"token": [f"One of: {', '.join(tokens) or 'none'}."]})
+    units, cents = _amounts(order, request, received, quote)
+    _check_room(order, confirmed, cents)
     _check_items(order, request.items)
     refund = Refund(id="rf_" + secrets.token_hex(8), order_id=order.id, status=RefundStatus.REQUESTED,
-                    symbol=quote.symbol, token_address=quote.token_address, amount_base_units=units, usd_cents=cents,
-                    to_address=_recipient(order, quote.symbol, request.to), reason=request.reason,
+                    symbol=request.token, token_address=token_address, amount_base_units=units, usd_cents=cents,
+                    to_address=_recipient(order, request.token, request.to), reason=request.reason,
                     items=request.items)
     db.session.add(refund)
     db.session.commit()
     logger.info("refund requested receipt=%s refund=%s amount=%d %s to=%s", order.receipt_id, refund.id, units,
                 refund.symbol, refund.to_address)
     return refund
+
+
+def confirmed_payments(order: Order) -> list[Payment]:
+    """Return the order's payments with the confirmations the chain settings require at the watcher's head:
+    only they can be refunded (an unconfirmed one may yet be reorged away)."""
+    cursor = db.session.get(ChainCursor, order.chain_id) if order.chain_id is not None else None
+    needed = current_config().CHAIN.confirmations
+    head = cursor.block_number if cursor is not None else None
+    return [p for p in order.payments if settlement.is_confirmed(head, p.block_number, needed)]
+
+
+def _amounts(order: Order, request: RefundRequest, received: settlement.Received,
+             quote: settlement.Rate | None) -> tuple[int, int]:
+    """Return the refund's base units and what it takes from what was received, in cents (domain.settlement)."""
+    reserved = sum(r.amount_base_units for r in order.refunds if r.status in OPEN and r.symbol == request.token)
+    if request.amount_base_units is not None:
+        units = request.amount_base_units
+        cents = settlement.refund_cents(received, reserved, units, quote)
+        if cents is None:
+            raise InvalidInput(f"{order.receipt_id} received {received.stray_units} base units of {request.token} "
+                               f"and was not quoted in it", fields={"amount": [
+                                   f"At most {received.stray_units - reserved} base units of {request.token}."]})
+    elif quote is None:
+        raise InvalidInput(f"{order.receipt_id} was not quoted in {request.token}: refund it in base units",
+                           fields={"amount": ["Give amountBaseUnits for a token the order was not quoted in."]})
+    else:
+        units, cents = settlement.refund_units(received, reserved, request.amount_cents, quote), request.amount_cents
+    if units <= 0:
+        raise InvalidInput("A refund must be more than zero", fields={"amount": ["Must be more than zero."]})
+    return units, cents
 
 
 def get_refund(order: Order, refund_id: str) -> Refund:
@@ -193,14 +220,15 @@ def _confirm(refund: Refund, check: TxCheck) -> str:
     logger.info("refund confirmed receipt=%s refund=%s tx=%s", order.receipt_id, refund.id, refund.tx_hash)
     events.refund_event(order, refund, "refund.confirmed")
     refunded = sum(r.usd_cents for r in order.refunds if r.status == RefundStatus.CONFIRMED or r.id == refund.id)
-    if settlement.is_fully_refunded(OrderStatus(order.status), refunded, value_cents(order, order.payments)):
+    received = settlement.paid_cents(settlement.rates(order.quotes), order.payments)
+    if settlement.is_fully_refunded(OrderStatus(order.status), refunded, received):
         lifecycle.move(order, OrderStatus.REFUNDED, "watcher",
                        {"refundId": refund.id, "txHash": refund.tx_hash, "block": refund.block_number})
     return order.receipt_id
 
 
-def _check_room(order: Order, cents: int) -> None:
-    received = value_cents(order, order.payments)
+def _check_room(order: Order, confirmed: list[Payment], cents: int) -> None:
+    received = settlement.paid_cents(settlement.rates(order.quotes), confirmed)
     taken = sum(r.usd_cents for r in order.refunds if r.status in OPEN)
     if cents > settlement.refund_room_cents(received, taken):
         raise InvalidInput(f"Refunds of {order.receipt_id} cannot exceed what it received: {received / 100:.2f} USD "

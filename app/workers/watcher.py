@@ -12,14 +12,15 @@ import logging
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from decimal import Decimal
 
 from eth_utils import to_checksum_address
 from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import selectinload
 from web3 import Web3
 
-from app.chain import deposits, reorg
-from app.chain.client import log_failure
+from app.chain import deposits, quotes, reorg
+from app.chain.client import eth_price_at, log_failure, read_eth_price
 from app.chain.contracts import load_artifact
 from app.chain.events import (
     SETTLED_TOPIC,
@@ -71,9 +72,10 @@ class Watcher:
         transfers = self._token_transfers(cursor + 1, end, blocks, watched) + self._native_transfers(blocks, watched)
         sweeps = self._sweeps(cursor + 1, end, blocks, watched)
         transfers += self._internal_eth(blocks[-1] if blocks else None, watched, transfers, sweeps)
+        market_rates = self._market_rates(transfers, watched)
         # Payments and sweeps that were unconfirmed when this tick began may have become confirmed since.
         touched = rolled_back | self._orders_with_activity_since(cursor - self.chain.confirmations)
-        self._commit(head, end, blocks, transfers, sweeps, watched, touched, now or utcnow())
+        self._commit(head, end, blocks, transfers, sweeps, watched, touched, now or utcnow(), market_rates)
         return len(blocks)
 
     def run(self, stop=lambda: False, idle_seconds: float = 1.0, after_tick=None) -> None:
@@ -263,14 +265,29 @@ class Watcher:
                 held[address_of[sweep.order_id]] -= sweep.amount_base_units
         return held
 
+    def _market_rates(self, transfers: list[Transfer], watched: dict[str, Order]) -> dict[int, Decimal]:
+        """Return the ETH/USD feed rate at each block holding a late ETH payment (it is valued at the market,
+        never above its quote: domain.settlement.payment_rate), the current one where the feed has no history."""
+        blocks = sorted({t.block_number for t in transfers
+                         if t.symbol == ETH and t.block_time > watched[t.to_address.lower()].expires_at})
+        if not blocks or not self.chain.eth_usd_feed:
+            return {}
+        found = {block: eth_price_at(self.w3, self.chain.eth_usd_feed, block) for block in blocks}
+        if None in found.values():
+            current = read_eth_price(self.w3, self.chain.eth_usd_feed)
+            found = {block: price or current for block, price in found.items()}
+        return {block: quotes.usd_rate(price) for block, price in found.items() if price and price.answer > 0}
+
     def _commit(self, head: int, end: int, blocks: list, transfers: list[Transfer], sweeps: list[Sweep],
-                watched: dict[str, Order], touched: set[int], now: datetime) -> None:
+                watched: dict[str, Order], touched: set[int], now: datetime,
+                market_rates: dict[int, Decimal] | None = None) -> None:
         by_order: dict[int, list[Transfer]] = {}
         for payment in transfers:
             by_order.setdefault(watched[payment.to_address.lower()].id, []).append(payment)
         known = payments.recorded_keys(self.chain.chain_id, transfers)
         orders = payments.lock_orders(sorted(touched | set(by_order) | {s.order_id for s in sweeps}))
-        new = {order_id: payments.record_transfers(orders[order_id], self.chain.chain_id, order_transfers, known)
+        new = {order_id: payments.record_transfers(orders[order_id], self.chain.chain_id, order_transfers, known,
+                                                   market_rates)
                for order_id, order_transfers in by_order.items()}
         payments.record_sweeps(self.chain.chain_id, sweeps)
         if blocks:  # a rescan (after a rollback or a cursor reset) replaces the hashes it stored before

@@ -21,12 +21,15 @@
     const countdown = $("#countdown");
     if (countdown) countdown.dataset.expires = String(status.expiresAt);
     const requote = $("#requote");
-    if (requote) requote.hidden = !(status.state === "expired" && status.payments.length === 0);
+    if (requote) requote.hidden = status.state !== "expired";  // stray receipts leave an order expired
     renderPayments(status);
     renderReturn(status.returnUrl);
     status.options.forEach(renderOption);
     tick();
   }
+
+  const STRAY_NOTE = "does not count towards this order (a token it does not accept, or less than a cent); " +
+    "ask the merchant to refund it";
 
   function renderPayments(status) {
     const list = $("#payments");
@@ -38,6 +41,7 @@
       const confirmed = p.confirmations >= status.confirmationsRequired ? "confirmed" :
         p.confirmations + "/" + status.confirmationsRequired + " confirmations";
       item.append(hash, " · $" + Number(p.usd).toFixed(2) + " in " + p.token + " · " + confirmed);
+      if (p.stray) item.append(" · " + STRAY_NOTE);
       return item;
     }));
   }

@@ -227,7 +227,8 @@ def test_an_order_refunded_before_settlement_is_still_swept_to_the_merchant(gate
 
 def test_sub_cent_refunds_cannot_add_up_past_what_was_received(api, paid_order):
     refund(api, paid_order, amount=str(paid_order["totalUsd"] - Decimal("0.01")))  # all but the last cent
-    refund(api, paid_order, amountBaseUnits="1")  # 1 base unit counts as a whole cent against what was received
+    left = quote(paid_order, "USDC") - int((paid_order["totalUsd"] - Decimal("0.01")) * 10**6)
+    assert refund(api, paid_order, amountBaseUnits=str(left))["usd"] == Decimal("0.01")  # every unit received
     response = api(f"receipts/{paid_order['receiptId']}/refund", {"token": "USDC", "amountBaseUnits": "1"})
     assert response.status_code == 400 and "cannot exceed" in response.json["message"]
 

@@ -9,6 +9,7 @@ import pytest
 
 from app import create_app
 from app.chain.settings import ChainSettings, parse_tokens
+from app.domain import settlement
 from app.domain.pricing import parse_fee_tiers
 from app.models import ChainCursor, Order, Payment, utcnow
 from app.services import orders, payments
@@ -62,8 +63,9 @@ def pay(in_app, chain):
                                 log_index=0 if symbol != "ETH" else -1, block_number=block, block_hash="0x" + "ab" * 32,
                                 block_time=order.expires_at + timedelta(seconds=1) if late else utcnow(),
                                 symbol=symbol, token_address=None, from_address="0x" + "77" * 20,
-                                amount_base_units=amount, usd_cents=payments.usd_cents(order, symbol, amount),
-                                late=late))
+                                amount_base_units=amount, late=late,
+                                usd_cents=settlement.usd_cents(settlement.rates(order.quotes), symbol, amount),
+                                unquoted=symbol not in {q.symbol for q in order.quotes}))
             cursor = session.get(ChainCursor, chain.chain_id)
             if cursor is None:
                 session.add(ChainCursor(chain_id=chain.chain_id, block_number=head))

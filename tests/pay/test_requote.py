@@ -79,3 +79,19 @@ def test_requote_never_takes_away_what_was_received(pay_client, in_app, make_ord
 def test_requote_of_unknown_receipt_is_404(pay_client):
     response = pay_client.post("/pay/R-AAAAAAAAAAAA/requote")
     assert response.status_code == 404 and "Receipt not found" in response.get_data(as_text=True)
+
+
+def test_dust_and_unaccepted_tokens_never_keep_an_expired_order_from_a_new_quote(pay_client, in_app, make_order, pay,
+                                                                                 set_status):
+    receipt_id = make_order()
+    pay(receipt_id, "USDC", 1)  # one base unit: less than a cent
+    pay(receipt_id, "DAI", 10**18)  # a token the order was never quoted in
+    assert order_row(in_app, receipt_id).status == "generated"
+    set_status(receipt_id, "expired", utcnow() - timedelta(minutes=5))
+    status = pay_client.get(f"/pay/{receipt_id}/status").json
+    assert status["state"] == "expired" and [p["stray"] for p in status["payments"]] == [True, True]
+    html = pay_client.get(f"/pay/{receipt_id}").get_data(as_text=True)
+    assert f'<form id="requote" class="requote" method="post" action="/pay/{receipt_id}/requote" >' in html
+    assert "does not count towards this order" in html
+    assert pay_client.post(f"/pay/{receipt_id}/requote").status_code == 303
+    assert order_row(in_app, receipt_id).status == "generated"

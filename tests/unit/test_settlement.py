@@ -30,6 +30,8 @@ class Pay:
     late: bool = False
     tx_hash: str = "0xpay"
     log_index: int = 0
+    unquoted: bool = False
+    usd_rate: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -153,3 +155,134 @@ def test_ledger_accounts_for_every_base_unit():
 def test_ledger_cents_keep_the_sign_of_a_negative_in_split():
     entry = TokenLedger(USDC, in_split=-20_000)
     assert settlement.ledger_cents(RATES, entry)["in_split"] == -2
+
+
+# ---- exception precedence (issue 12, item 6): partial, then over, then late
+
+PRECEDENCE = [
+    # (id, received, settled, late, expected) for a $10.00 order
+    ("nothing", 0, 0, False, None),
+    ("exact", 1000, 1000, False, None),
+    ("partial", 400, 400, False, X.PAID_PARTIAL),
+    ("partial-beats-late", 400, 400, True, X.PAID_PARTIAL),
+    ("over", 1200, 1200, False, X.PAID_OVER),
+    ("over-beats-late", 1200, 1200, True, X.PAID_OVER),
+    ("top-up-after-expiry-and-completion", 1500, 1500, True, X.PAID_OVER),
+    ("over-unconfirmed-is-not-yet-over", 1200, 1000, True, X.PAID_LATE),
+    ("late", 1000, 1000, True, X.PAID_LATE),
+]
+
+
+@pytest.mark.parametrize("received, settled, late, expected", [case[1:] for case in PRECEDENCE],
+                         ids=[case[0] for case in PRECEDENCE])
+def test_exception_precedence_is_partial_then_over_then_late(received, settled, late, expected):
+    assert settlement.exception_status(TOTAL, received, settled, late) == expected
+
+
+def test_a_top_up_after_completion_past_expiry_is_flagged_paid_over():
+    paid = [Pay(10_000_000, 3), Pay(2_000_000, 8, late=True, log_index=1)]
+    verdict = settlement.assess(terms(S.COMPLETED), paid, [Sweep(10_000_000, 5)], 20, needed=2)
+    assert (verdict.status, verdict.exception_status) == (S.COMPLETED, X.PAID_OVER)
+
+
+# ---- stray receipts (item 2): value that does not count never makes an order pending
+
+def test_stray_receipts_are_unquoted_tokens_and_tokens_worth_less_than_a_cent():
+    dust, usdt, unquoted_eth = Pay(9_999, 1), Pay(5_000_000, 1, symbol="USDT"), Pay(10**18, 1, symbol=ETH,
+                                                                                      unquoted=True)
+    counted = Pay(10**15, 1, symbol=ETH)
+    assert settlement.strays(RATES, [dust, usdt, unquoted_eth, counted]) == [dust, usdt, unquoted_eth]
+    assert settlement.paid_cents(RATES, [dust, usdt, unquoted_eth, counted]) == 250
+
+
+def test_dust_that_adds_up_to_a_cent_counts():
+    halves = [Pay(5_000, 1), Pay(5_000, 2)]
+    assert settlement.strays(RATES, halves) == [] and settlement.paid_cents(RATES, halves) == 1
+
+
+STRAYS = [
+    # (id, current status, payments, expected status)
+    ("dust-keeps-it-generated", S.GENERATED, [Pay(1, 5)], S.GENERATED),
+    ("unquoted-token-keeps-it-generated", S.GENERATED, [Pay(10**18, 5, symbol="USDT")], S.GENERATED),
+    ("stray-moves-a-stranded-pending-order-back", S.PENDING, [Pay(1, 5, symbol=ETH)], S.GENERATED),
+    ("expired-stays-expired", S.EXPIRED, [Pay(1, 5, late=True)], S.EXPIRED),
+    ("stray-beside-a-real-payment", S.GENERATED, [Pay(1, 5, symbol=ETH), Pay(10_000_000, 5, log_index=1)], S.PAID),
+]
+
+
+@pytest.mark.parametrize("current, paid, status", [case[1:] for case in STRAYS], ids=[case[0] for case in STRAYS])
+def test_pending_means_value_towards_the_total_was_seen(current, paid, status):
+    verdict = settlement.assess(terms(current), paid, [], 10, needed=2)
+    assert (verdict.status, verdict.exception_status) == (status, None)
+
+
+# ---- late payments in a token without a peg (item 3)
+
+RATE_CASES = [
+    # (id, quote rate, late, pegged, market rate, expected)
+    ("on-time", Decimal(3000), False, False, Decimal(2000), Decimal(3000)),
+    ("late-market-fell", Decimal(3000), True, False, Decimal(2000), Decimal(2000)),
+    ("late-capped-at-quote", Decimal(3000), True, False, Decimal(4000), Decimal(3000)),
+    ("late-no-market-rate", Decimal(3000), True, False, None, Decimal(3000)),
+    ("late-pegged", Decimal(1), True, True, Decimal("0.5"), Decimal(1)),
+    ("not-quoted", None, True, False, Decimal(2000), None),
+]
+
+
+@pytest.mark.parametrize("quote, late, pegged, market, expected", [case[1:] for case in RATE_CASES],
+                         ids=[case[0] for case in RATE_CASES])
+def test_a_late_payment_without_a_peg_is_valued_at_the_market_never_above_the_quote(quote, late, pegged, market,
+                                                                                      expected):
+    assert settlement.payment_rate(quote, late, pegged, market) == expected
+
+
+def test_a_late_payment_valued_below_the_quote_leaves_the_order_partly_paid():
+    wei = 4 * 10**15  # $10.00 at the quote's $2,500; $8.00 at the market's $2,000 when it arrived
+    verdict = settlement.assess(terms(S.EXPIRED), [Pay(wei, 5, symbol=ETH, late=True, usd_rate=Decimal(2000))],
+                                [], 10, needed=2)
+    assert (verdict.status, verdict.exception_status) == (S.PENDING, X.PAID_PARTIAL)
+    assert settlement.paid_cents(RATES, [Pay(wei, 5, symbol=ETH, usd_rate=Decimal(2000))]) == 800
+
+
+# ---- refunds in exact units (item 5)
+
+W = 4_216_666_667_000_000  # an ETH quote of $12.65 at $3,000, rounded up to 10^12 wei: credited 1265 cents
+ETH_3000 = {ETH: Rate(18, Decimal(3000))}
+
+
+def received_eth(wei: int = W, stray: int = 0) -> settlement.Received:
+    return settlement.received_in(ETH_3000, [Pay(wei, 1, symbol=ETH)] + ([Pay(stray, 1, symbol=ETH, unquoted=True)]
+                                                                         if stray else []), ETH)
+
+
+def test_a_refund_of_exactly_the_units_received_takes_exactly_what_they_were_credited():
+    assert received_eth() == settlement.Received(W, 1265, 0)
+    assert settlement.refund_cents(received_eth(), 0, W, ETH_3000[ETH]) == 1265
+
+
+def test_the_pieces_of_a_split_refund_never_add_up_to_more_than_was_credited():
+    pieces = [W // 3, W // 3, W - 2 * (W // 3)]
+    cents = [settlement.refund_cents(received_eth(), sum(pieces[:i]), piece, ETH_3000[ETH])
+             for i, piece in enumerate(pieces)]
+    assert sum(cents) == 1265
+    assert sum(settlement.refund_cents(received_eth(), n, 1, ETH_3000[ETH]) for n in range(1000)) == 0
+
+
+def test_a_usd_refund_of_everything_received_pays_back_every_unit():
+    assert settlement.refund_units(received_eth(), 0, 1265, ETH_3000[ETH]) == W
+    assert settlement.refund_units(received_eth(), 0, 1000, ETH_3000[ETH]) == 3_333_333_333_333_334
+    assert settlement.refund_units(received_eth(), W // 2, 1265 - 632, ETH_3000[ETH]) == W - W // 2
+
+
+@pytest.mark.parametrize("reserved, units, rate, cents", [
+    (0, 5, None, 0), (5, 1, None, None), (0, W + 10**15, ETH_3000[ETH], 1265 + 300),
+], ids=["stray-units-are-refunded-for-nothing", "beyond-a-stray-without-quote", "beyond-at-the-quote-rounded-up"])
+def test_refund_cents_beyond_what_counted(reserved, units, rate, cents):
+    received = settlement.Received(0, 0, 5) if rate is None else received_eth()
+    assert settlement.refund_cents(received, reserved, units, rate) == cents
+
+
+def test_the_ledger_shows_stray_receipts_per_token():
+    usdt = Pay(5_000_000, 1, symbol="USDT")
+    entries = settlement.ledger([usdt, Pay(10_000_000, 1)], [], [], settlement.strays(RATES, [usdt]))
+    assert (entries["USDT"].stray, entries[USDC].stray) == (5_000_000, 0)
