@@ -380,6 +380,17 @@ class LoginNonce(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
+class AdminSession(Base):
+    """A signed-in admin session, by its JWT id: a token is honoured only while its row exists (logout deletes it)."""
+
+    __tablename__ = "admin_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    wallet: Mapped[str] = mapped_column(String(42), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
 class WebhookEndpoint(Base):
     """Where a merchant wants its events: a URL, the event types (["*"] = all), its signing secret sealed
     (app/webhooks/vault.py), and during a rotation the previous secret until previous_until."""
