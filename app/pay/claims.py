@@ -15,6 +15,7 @@ from flask import Blueprint, Response, render_template, request
 from app.config import current_config
 from app.errors import CsrfFailed, InvalidInput
 from app.fields import load
+from app.openapi import doc
 from app.pay import present
 from app.pay.schemas import ClaimFormSchema
 from app.services import refund_claims
@@ -25,6 +26,8 @@ CSRF_COOKIE = "tp_claim_csrf"
 
 
 @bp.get("/refund/<token>")
+@doc("The refund claim page: the shopper enters the address to refund to (single use, expiring)", None,
+     media="text/html", errors=(404,))
 def page(token: str):
     found = refund_claims.open_claim(token)
     csrf = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(32)
@@ -35,6 +38,8 @@ def page(token: str):
 
 
 @bp.post("/refund/<token>")
+@doc("Use a refund claim link (form: address, csrf); shows where the refund will be sent", None,
+     media="text/html", errors=(400, 403, 404))
 def claim(token: str):
     _check_csrf()
     try:
