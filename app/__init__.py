@@ -34,6 +34,7 @@ def create_app(config: Config | None = None) -> Flask:
     from app.auth import edge, limits
     from app.auth.views import bp as auth_bp
     from app.pay import views as pay_views
+    from app.pay.claims import bp as claims_bp
 
     limits.init_app(app)
     edge.init_app(app)
@@ -42,6 +43,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(auth_bp)
     app.register_blueprint(meta_bp)
     pay_views.init_app(app)
+    app.register_blueprint(claims_bp)
     limits.limiter.exempt(meta_bp)
     return app
 

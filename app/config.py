@@ -38,6 +38,7 @@ class Config:
     SECRET_KEY: str = field(default="", repr=False)
     SESSION_TTL_SECONDS: int = 3600
     NONCE_TTL_SECONDS: int = 300
+    REFUND_CLAIM_TTL_SECONDS: int = 7 * 24 * 3600  # a refund claim link (/refund/<token>) is usable this long
     ADMIN_WALLETS: frozenset[str] = frozenset()  # lowercase wallets that sign in as platform_admin
     EDGE_SECRET: str = field(default="", repr=False)
     EDGE_ONLY: bool = False
@@ -70,8 +71,8 @@ class Config:
                              "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`")
         if self.EDGE_ONLY and not self.EDGE_SECRET:
             raise ValueError("EDGE_ONLY=true needs EDGE_SECRET (the secret the gateway sends in x-edge-secret)")
-        if self.SESSION_TTL_SECONDS <= 0 or self.NONCE_TTL_SECONDS <= 0:
-            raise ValueError("SESSION_TTL and LOGIN_NONCE_TTL must be positive numbers of seconds")
+        if self.SESSION_TTL_SECONDS <= 0 or self.NONCE_TTL_SECONDS <= 0 or self.REFUND_CLAIM_TTL_SECONDS <= 0:
+            raise ValueError("SESSION_TTL, LOGIN_NONCE_TTL and REFUND_CLAIM_TTL must be positive numbers of seconds")
 
     def with_overrides(self, **overrides) -> Config:
         """Return a copy with the given settings replaced; raises TypeError on an unknown name."""
@@ -193,6 +194,7 @@ ENV_SETTINGS: dict[str, tuple[str, Parser]] = {
     "SECRET_KEY": ("SECRET_KEY", str),
     "SESSION_TTL": ("SESSION_TTL_SECONDS", int),
     "LOGIN_NONCE_TTL": ("NONCE_TTL_SECONDS", int),
+    "REFUND_CLAIM_TTL": ("REFUND_CLAIM_TTL_SECONDS", int),
     "ADMIN_WALLETS": ("ADMIN_WALLETS", parse_wallets),
     "EDGE_SECRET": ("EDGE_SECRET", str),
     "EDGE_ONLY": ("EDGE_ONLY", parse_bool),

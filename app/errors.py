@@ -10,7 +10,7 @@ from werkzeug.exceptions import HTTPException
 logger = logging.getLogger(__name__)
 
 # The shopper's pages: their errors are pages too. Every other path (/api, /auth, /healthz, ...) answers JSON.
-PAGE_PREFIXES = ("/pay/", "/receipt/")
+PAGE_PREFIXES = ("/pay/", "/receipt/", "/refund/")
 PAGE_TEMPLATE = "pay/error.html"
 
 

@@ -363,7 +363,10 @@ class Refund(Base):
     token_address: Mapped[str | None] = mapped_column(String(42))
     amount_base_units: Mapped[int] = mapped_column(BaseUnits)
     usd_cents: Mapped[int] = mapped_column(BigInteger)
-    to_address: Mapped[str] = mapped_column(String(42))
+    # Who paid the order (to_source "payer"), or where the shopper asked to be paid through a claim link
+    # ("claim"); None until a claim link is used when no payer is known. Never a free choice of the merchant.
+    to_address: Mapped[str | None] = mapped_column(String(42))
+    to_source: Mapped[str] = mapped_column(String(16), default="payer", server_default="payer")
     reason: Mapped[str | None] = mapped_column(Text)
     items: Mapped[list[dict]] = mapped_column(JSON, default=list)
     tx_hash: Mapped[str | None] = mapped_column(String(66), unique=True)
@@ -375,12 +378,58 @@ class Refund(Base):
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+class RefundProof(Base):
+    """A transaction hash linked to a refund: it proves that refund and no other, ever (kept when the refund's
+    link is rejected, so a dropped and re-mined transaction can only prove the refund it was linked to)."""
+
+    __tablename__ = "refund_proofs"
+
+    tx_hash: Mapped[str] = mapped_column(String(66), primary_key=True)
+    refund_id: Mapped[str] = mapped_column(ForeignKey("refunds.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class RefundWallet(Base):
+    """A wallet a merchant pays refunds from besides its own, registered with that wallet's signature."""
+
+    __tablename__ = "refund_wallets"
+
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), primary_key=True)
+    address: Mapped[str] = mapped_column(String(42), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class RefundClaim(Base):
+    """A refund claim link (/refund/<token>): the shopper gives the address to refund to. Stored as the token's
+    SHA-256; single use (used_at) and expiring."""
+
+    __tablename__ = "refund_claims"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    refund_id: Mapped[str] = mapped_column(ForeignKey("refunds.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    address: Mapped[str | None] = mapped_column(String(42))
+
+
 class LoginNonce(Base):
     """A Sign-In with Ethereum nonce: issued by GET /auth/nonce, deleted when a login uses it (single use)."""
 
     __tablename__ = "login_nonces"
 
     nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class AdminSession(Base):
+    """A signed-in admin session, by its JWT id: a token is honoured only while its row exists (logout deletes it)."""
+
+    __tablename__ = "admin_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    wallet: Mapped[str] = mapped_column(String(42), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 

@@ -291,7 +291,9 @@ class RefundRequestSchema(Schema):
     amountBaseUnits = BaseUnitsString(load_default=None, metadata={"description": "token base units, as a string"})
     token = fields.String(required=True, validate=validate.Length(1, 16))
     to = fields.String(load_default=None, validate=ADDRESS,
-                       metadata={"description": "recipient; default: the address that paid"})
+                       metadata={"description": "one of the addresses that paid the order (default: the largest "
+                                               "payment's); any other recipient is given by the shopper through "
+                                               "a claim link"})
     reason = fields.String(load_default=None, validate=validate.Length(max=500))
     items = fields.List(fields.Nested(RefundItemSchema), load_default=list, validate=validate.Length(max=100))
 
@@ -308,6 +310,36 @@ class RefundTxSchema(Schema):
 class RefundEnvelopeSchema(Schema):
     ok = fields.Boolean()
     refund = fields.Nested(RefundSchema)
+
+
+class ClaimLinkSchema(Schema):
+    ok = fields.Boolean()
+    url = fields.String(metadata={"description": "/refund/<token>, shown only in this response"})
+    expires_at = Millis(data_key="expiresAt")
+
+
+class RefundWalletInSchema(Schema):
+    address = fields.String(required=True, validate=ADDRESS)
+    signature = fields.String(required=True, validate=validate.Regexp(
+        r"^0x[0-9a-fA-F]{130}$", error="Must be 0x followed by 130 hex."),
+        metadata={"description": "the wallet's personal_sign of the registration message (README: Refunds)"})
+
+
+class RefundWalletSchema(Schema):
+    address = fields.String()
+    created_at = Millis(data_key="createdAt")
+
+
+class RefundWalletEnvelopeSchema(Schema):
+    ok = fields.Boolean()
+    wallet = fields.Nested(RefundWalletSchema)
+
+
+class RefundWalletListSchema(Schema):
+    ok = fields.Boolean()
+    merchant_wallet = fields.String(data_key="merchantWallet",
+                                    metadata={"description": "always a refund wallet"})
+    wallets = fields.List(fields.Nested(RefundWalletSchema))
 
 
 class LedgerSummarySchema(Schema):

@@ -62,7 +62,8 @@ def login():
 
 
 @bp.post("/logout")
-@doc("Sign out: expire the session cookies, signed in or not (a valid session needs its CSRF token)", OkSchema,
+@doc("Sign out: end the session on the server and expire its cookies, signed in or not (a valid session "
+     "needs its CSRF token)", OkSchema,
      errors=(403,))
 def logout():
     try:
@@ -71,6 +72,7 @@ def logout():
         session = None  # an expired or broken cookie is simply cleared
     if session is not None:
         sessions.check_csrf(session)
+        sessions.end(session)
     response = jsonify(OkSchema().dump({"ok": True}))
     sessions.clear_cookies(response, current_config())
     return response

@@ -72,6 +72,12 @@ def refund_body(order: Order, refund: Refund, chain: ChainSettings) -> dict:
             "amountDisplay": units_display(refund.paid_base_units, decimals), "usd": cents_to_usd(refund.usd_cents)}
 
 
+def refund_amount(order: Order, refund: Refund) -> str:
+    """Return what a refund pays, for the shopper: "12.65 USDC"."""
+    decimals = next((q.decimals for q in order.quotes if q.symbol == refund.symbol), 18)
+    return f"{units_display(refund.amount_base_units, decimals)} {refund.symbol}"
+
+
 def explorer_tx(chain: ChainSettings, tx_hash: str) -> str | None:
     """Return the block explorer's page of a transaction, or None (no explorer, or a balance credit)."""
     if not chain.explorer_url or not tx_hash.startswith("0x"):

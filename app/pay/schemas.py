@@ -1,7 +1,8 @@
-"""Schemas of the pay page's JSON: the live status (also each server-sent event's data)."""
+"""Schemas of the pay page's JSON: the live status (also each server-sent event's data); the refund claim form."""
 from __future__ import annotations
 
-from marshmallow import Schema, fields
+from eth_utils import to_checksum_address
+from marshmallow import Schema, ValidationError, fields, validate, validates
 
 from app.fields import Millis, TokenAmountSchema
 
@@ -42,3 +43,17 @@ class PayStatusSchema(Schema):
     options = fields.List(fields.Nested(PayOptionSchema))
     returnUrl = fields.String(allow_none=True, metadata={
         "description": "the merchant's redirectUrl with ?receiptId=, once paid or completed; else null"})
+
+
+class ClaimFormSchema(Schema):
+    """The refund claim form: the address to refund to (mixed case must be a valid EIP-55 checksum)."""
+
+    address = fields.String(required=True, validate=validate.Regexp(
+        r"^0x[0-9a-fA-F]{40}$", error="Enter an address: 0x followed by 40 hex characters."))
+    csrf = fields.String(required=True)
+
+    @validates("address")
+    def _checksum(self, value: str, **kwargs) -> None:
+        # A mixed-case address carries a checksum: a typo in it must not send the refund to nobody's address.
+        if value[2:] not in (value[2:].lower(), value[2:].upper()) and to_checksum_address(value) != value:
+            raise ValidationError("This address has a typo (its checksum does not match).")

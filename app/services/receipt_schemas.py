@@ -70,7 +70,10 @@ class RefundSchema(Schema):
     token = fields.String(attribute="symbol")
     amount = BaseUnitsString(attribute="amount_base_units")
     usd = UsdAmount(attribute="usd_cents")
-    to = fields.String(attribute="to_address")
+    to = fields.String(attribute="to_address", allow_none=True,
+                       metadata={"description": "recipient; null until the shopper uses a claim link"})
+    toSource = fields.String(attribute="to_source", metadata={"enum": ["payer", "claim"],
+                             "description": "payer: the address that paid; claim: given by the shopper's claim link"})
     reason = fields.String(allow_none=True)
     items = fields.List(fields.Nested(RefundItemSchema))
     txHash = fields.String(attribute="tx_hash", allow_none=True)

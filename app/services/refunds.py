@@ -6,6 +6,11 @@ A refund request reserves its amount: the open and confirmed refunds of an order
 its confirmed payments were credited; a refund in a token received takes what those units were credited
 (domain.settlement.refund_cents), and a stray receipt can be refunded in its own token. A full refund makes a paid or completed order
 `refunded`; a partial one leaves the status alone.
+
+Refund proofs belong to the merchant: the transfer must come from the merchant's wallet or a refund wallet
+it registered (app/services/refund_wallets.py); it must pay the address that paid the order, or the one the
+shopper gave through a claim link (app/services/refund_claims.py), never one the merchant chose; and a
+transaction hash proves one refund, ever (the refund_proofs table outlives a rejected link).
 """
 from __future__ import annotations
 
@@ -26,8 +31,8 @@ from app.domain import settlement
 from app.domain.statuses import OrderStatus, RefundStatus
 from app.errors import Conflict, InvalidInput, NotFound
 from app.extensions import db
-from app.models import ChainCursor, Order, Payment, Refund, utcnow
-from app.services import lifecycle
+from app.models import ChainCursor, Merchant, Order, Payment, Refund, RefundProof, utcnow
+from app.services import lifecycle, refund_wallets
 from app.services import live_status as pay_events
 from app.services.orders import lock_order
 from app.webhooks import events
@@ -126,6 +131,9 @@ def link_transaction(w3: Web3, chain: ChainSettings, order: Order, refund: Refun
     """Check tx_hash pays refund; if it does, link it (submitted); raises InvalidInput naming what did not match."""
     if refund.status != RefundStatus.REQUESTED:
         raise Conflict(f"Refund {refund.id} already has transaction {refund.tx_hash} ({refund.status})")
+    if refund.to_address is None:
+        raise Conflict(f"Refund {refund.id} has no recipient yet: the shopper gives one through a claim link")
+    _check_proof_free(refund, tx_hash)
     check = check_transaction(w3, chain, refund, tx_hash)
     if check.problems:
         raise InvalidInput(f"Transaction {tx_hash} does not pay refund {refund.id}: " + "; ".join(check.problems),
@@ -136,17 +144,27 @@ def link_transaction(w3: Web3, chain: ChainSettings, order: Order, refund: Refun
         raise Conflict(f"Refund {refund.id} already has a transaction")
     refund.status, refund.tx_hash, refund.rejection = RefundStatus.SUBMITTED, tx_hash, None
     refund.block_number, refund.block_hash, refund.paid_base_units = check.block_number, check.block_hash, check.paid
+    if db.session.get(RefundProof, tx_hash) is None:
+        db.session.add(RefundProof(tx_hash=tx_hash, refund_id=refund.id))
     try:
         db.session.commit()
-    except IntegrityError:
+    except IntegrityError:  # a concurrent link of the same hash won the proof (or the refund's tx_hash)
         db.session.rollback()
         raise Conflict(f"Transaction {tx_hash} is already linked to another refund") from None
     logger.info("refund submitted receipt=%s refund=%s tx=%s", order.receipt_id, refund.id, tx_hash)
     return refund
 
 
+def _check_proof_free(refund: Refund, tx_hash: str) -> None:
+    """Raise Conflict if tx_hash was ever linked to another refund (rejected links included)."""
+    proof = db.session.get(RefundProof, tx_hash)
+    if proof is not None and proof.refund_id != refund.id:
+        raise Conflict(f"Transaction {tx_hash} already proved refund {proof.refund_id}: a transaction proves "
+                       "one refund, ever")
+
+
 def check_transaction(w3: Web3, chain: ChainSettings, refund: Refund, tx_hash: str) -> TxCheck:
-    """Return what tx_hash shows on this chain against refund: chain, success, token, recipient, amount."""
+    """Return what tx_hash shows on this chain against refund: chain, success, sender, token, recipient, amount."""
     try:
         tx = w3.eth.get_transaction(tx_hash)
         receipt = w3.eth.get_transaction_receipt(tx_hash)
@@ -157,28 +175,40 @@ def check_transaction(w3: Web3, chain: ChainSettings, refund: Refund, tx_hash: s
         return TxCheck([f"it was signed for chain {int(tx['chainId'])}, not chain {chain.chain_id}"])
     if receipt["status"] != 1:
         return TxCheck(["it reverted"])
-    paid, problems = _paid(tx, receipt, refund)
+    order = db.session.get(Order, refund.order_id)
+    paid, problems = _paid(tx, receipt, refund, refund_wallets.senders(db.session.get(Merchant, order.merchant_id)))
     if paid < refund.amount_base_units and not problems:
         problems = [f"it sends {paid} base units of {refund.symbol}, less than the {refund.amount_base_units} requested"]
     return TxCheck(problems, receipt["blockNumber"], hex_str(receipt["blockHash"]), paid)
 
 
-def _paid(tx, receipt, refund: Refund) -> tuple[int, list[str]]:
-    """Return how much of the refund's token tx paid to its recipient, and what did not match."""
+def _paid(tx, receipt, refund: Refund, senders: frozenset[str]) -> tuple[int, list[str]]:
+    """Return how much of the refund's token tx paid to its recipient from the merchant's wallets (senders,
+    lowercase), and what did not match."""
     recipient = refund.to_address
     if refund.symbol == ETH:
         if not tx["to"] or to_checksum_address(tx["to"]) != recipient:
             return 0, [f"it pays {tx['to']}, not the refund's recipient {recipient}"]
+        if tx["from"].lower() not in senders:
+            return 0, [_not_merchants(tx["from"])]
         return tx["value"], [] if tx["value"] else [f"it sends no {ETH}"]
     moves = [transfer(log) for log in receipt["logs"] if log["address"].lower() == refund.token_address.lower()]
     moves = [m for m in moves if m is not None]
     if not moves:
         return 0, [f"it moves no {refund.symbol} (token {refund.token_address})"]
-    paid = sum(amount for _, to, amount in moves if to == recipient)
-    if not paid:
+    to_recipient = [(sender, amount) for sender, to, amount in moves if to == recipient]
+    if not to_recipient:
         return 0, [f"it pays {refund.symbol} to {', '.join(sorted({to for _, to, _ in moves}))}, "
                    f"not the refund's recipient {recipient}"]
+    paid = sum(amount for sender, amount in to_recipient if sender.lower() in senders)
+    if not paid:
+        return 0, [_not_merchants(to_recipient[0][0])]
     return paid, []
+
+
+def _not_merchants(sender: str) -> str:
+    return (f"it is sent from {to_checksum_address(sender)}, not from the merchant's wallet or a refund wallet it "
+            "registered")
 
 
 def verify_submitted(w3: Web3, chain: ChainSettings) -> None:
@@ -244,13 +274,25 @@ def _check_items(order: Order, items: list[dict]) -> None:
                                fields={"items": [f"Unknown sku or quantity above the receipt's: {item['sku']}."]})
 
 
-def _recipient(order: Order, symbol: str, to: str | None) -> str:
-    """Return to, or else the sender of the order's largest payment in symbol (in any token if none)."""
-    if to is not None:
-        return to_checksum_address(to)
-    payments = sorted(order.payments, key=lambda p: (p.symbol == symbol, p.amount_base_units), reverse=True)
-    sender = payments[0].from_address if payments else ZERO_ADDRESS
-    if sender == ZERO_ADDRESS:
-        raise InvalidInput("No sender address is known for this order's payments: give the refund's recipient",
-                           fields={"to": ["Required here."]})
-    return sender
+def _recipient(order: Order, symbol: str, to: str | None) -> str | None:
+    """Return who the refund pays: to, which must be an address that paid the order, else the sender of the
+    order's largest payment in symbol (in any token if none); None when no sender is known (the shopper then
+    gives an address through a claim link). Raises InvalidInput for any other address or the merchant's own."""
+    payers = sorted((p for p in order.payments if p.from_address != ZERO_ADDRESS),
+                    key=lambda p: (p.symbol == symbol, p.amount_base_units), reverse=True)
+    if to is not None and to_checksum_address(to) not in {p.from_address for p in payers}:
+        raise InvalidInput(f"{to} did not pay {order.receipt_id}",
+                           fields={"to": ["Must be an address that paid this order; for another one, create a "
+                                          "claim link and let the shopper give it."]})
+    recipient = to_checksum_address(to) if to is not None else (payers[0].from_address if payers else None)
+    if recipient is not None and recipient.lower() in own_addresses(order):
+        raise InvalidInput(f"{recipient} is the merchant's own", fields={"to": ["A refund cannot go to the merchant."]})
+    return recipient
+
+
+def own_addresses(order: Order) -> frozenset[str]:
+    """Return the lowercase addresses a refund of order must never pay: the merchant's wallets, its split and the
+    order's deposit address (all of them lead back to the merchant)."""
+    merchant = db.session.get(Merchant, order.merchant_id)
+    extra = {a.lower() for a in (merchant.split_address, order.deposit_address) if a}
+    return refund_wallets.senders(merchant) | extra

@@ -1,4 +1,5 @@
-"""Sign-in: single-use login nonces in the database (shared by every worker) and the roles of a wallet."""
+"""Sign-in: single-use login nonces and the live admin sessions in the database (shared by every worker), and
+the roles of a wallet."""
 from __future__ import annotations
 
 import logging
@@ -6,13 +7,13 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 
 from app.config import Config
 from app.domain import siwe
 from app.errors import Forbidden, Unauthorized
 from app.extensions import db
-from app.models import LoginNonce, Merchant, utcnow
+from app.models import AdminSession, LoginNonce, Merchant, utcnow
 from app.services import shops
 
 logger = logging.getLogger(__name__)
@@ -44,6 +45,27 @@ def consume_nonce(nonce: str) -> bool:
                                                          LoginNonce.expires_at > utcnow()))
     db.session.commit()
     return result.rowcount == 1
+
+
+def open_session(session_id: str, wallet: str, expires_at: datetime) -> None:
+    """Record a new live session (its JWT id); expired sessions are purged on the way."""
+    now = utcnow()
+    db.session.execute(delete(AdminSession).where(AdminSession.expires_at <= now))
+    db.session.add(AdminSession(id=session_id, wallet=wallet.lower(), created_at=now, expires_at=expires_at))
+    db.session.commit()
+
+
+def session_is_live(session_id: str) -> bool:
+    """Return True while the session was opened here, not ended and not expired."""
+    return db.session.scalar(select(AdminSession.id).where(AdminSession.id == session_id,
+                                                           AdminSession.expires_at > utcnow())) is not None
+
+
+def end_session(session_id: str) -> None:
+    """Forget the session: every copy of its token is refused from now on (logout)."""
+    db.session.execute(delete(AdminSession).where(AdminSession.id == session_id))
+    db.session.commit()
+    logger.info("signed out session=%s", session_id[:8])
 
 
 def identity(wallet: str, config: Config) -> Identity:

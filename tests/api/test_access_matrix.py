@@ -22,6 +22,8 @@ from app.models import (
     Merchant,
     Order,
     Refund,
+    RefundClaim,
+    RefundWallet,
     ShopConfig,
     WebhookDelivery,
     WebhookEndpoint,
@@ -34,6 +36,7 @@ from tests.helpers.wallet import Wallet
 VICTIM_SKU = "VICTIM-SKU-1"
 VICTIM_BRAND = "Victim Brand Shop"
 VICTIM_HOOK = "https://127.0.0.1:9/victim-hook"
+VICTIM_REFUND_WALLET = "0x" + "5A" * 20
 
 # Path parameter name → the victim's resource it names.
 PATH_VALUES = {
@@ -43,6 +46,7 @@ PATH_VALUES = {
     "refund_id": lambda victim: victim.refund_id,
     "webhook_id": lambda victim: victim.webhook_id,
     "event_id": lambda victim: victim.event_id,
+    "address": lambda victim: VICTIM_REFUND_WALLET,
 }
 # Endpoint → a body that is valid for the attacker's own merchant (so a refusal is about ownership, not input).
 BODIES = {
@@ -54,6 +58,8 @@ BODIES = {
     "api.create_key": {"scopes": ["receipts:read"], "label": "hijack"},
     "api.request_refund": {"token": "USDC", "amount": "1.00"},
     "api.link_refund_tx": {"txHash": "0x" + "ab" * 32},
+    "api.create_claim_link": {},
+    "api.register_refund_wallet": {"address": "0x" + "6b" * 20, "signature": "0x" + "11" * 65},
     "api.set_inventory_image": "png",
     "api.set_shop_logo": "png",
     "api.create_webhook": {"url": "https://127.0.0.1:9/attacker", "events": ["order.paid"]},
@@ -115,7 +121,8 @@ class Victim:
     def markers(self) -> list[str]:
         """Strings only the victim's data contains."""
         return [self.receipt_id, self.item_id, self.key_id, self.refund_id, self.merchant.wallet, VICTIM_BRAND,
-                self.merchant.split_address, self.webhook_id, self.event_id, VICTIM_HOOK]
+                self.merchant.split_address, self.webhook_id, self.event_id, VICTIM_HOOK,
+                VICTIM_REFUND_WALLET]
 
 
 @pytest.fixture
@@ -132,6 +139,7 @@ def victim(client, factory, in_app) -> Victim:
         order_id = session.scalar(select(Order.id).where(Order.receipt_id == receipt_id))
         session.add(Refund(id="rf_victim0001", order_id=order_id, status="requested", symbol="USDC",
                            amount_base_units=1_000_000, usd_cents=100, to_address="0x" + "11" * 20, items=[]))
+        session.add(RefundWallet(merchant_id=merchant.id, address=VICTIM_REFUND_WALLET))
         session.commit()
         event_id = session.scalar(select(WebhookEvent.id).where(WebhookEvent.order_id == order_id))
         assert event_id, "creating an order records order.created"
@@ -162,6 +170,9 @@ def snapshot(in_app, merchant_id: int) -> str:
             rows += session.scalars(select(model).where(model.merchant_id == merchant_id).order_by(model.id)).all()
         rows += session.scalars(select(WebhookDelivery).join(WebhookEvent)
                                 .where(WebhookEvent.merchant_id == merchant_id).order_by(WebhookDelivery.id)).all()
+        rows += session.scalars(select(RefundClaim).join(Refund).join(Order).where(Order.merchant_id == merchant_id)
+                                .order_by(RefundClaim.token_hash)).all()
+        rows += session.scalars(select(RefundWallet).where(RefundWallet.merchant_id == merchant_id)).all()
         return json.dumps([{c.key: str(getattr(row, c.key)) for c in row.__table__.columns} for row in rows])
 
 

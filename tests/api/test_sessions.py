@@ -111,8 +111,10 @@ def _token(claims: dict, key: str = TEST_SECRET_KEY, algorithm: str = "HS256") -
     lambda wallet, token: _token({"sub": wallet, "aud": "someone-else"}),
     lambda wallet, token: _token({"sub": wallet, "iss": "someone-else"}),
     lambda wallet, token: _token({"sub": wallet, "csrf": None}),
+    lambda wallet, token: _token({"sub": wallet}),
+    lambda wallet, token: _token({"sub": wallet, "jti": "never-opened"}),
 ], ids=["tampered-signature", "other-key", "expired", "alg-none", "alg-hs512", "wrong-audience", "wrong-issuer",
-        "no-csrf-claim"])
+        "no-csrf-claim", "no-session-id", "unknown-session-id"])
 def test_forged_or_expired_session_tokens_are_refused(merchant_wallet, forge):
     client = merchant_wallet.client
     wallet = merchant_wallet.address.lower()
@@ -123,9 +125,11 @@ def test_forged_or_expired_session_tokens_are_refused(merchant_wallet, forge):
 
 
 def test_a_well_formed_token_signed_with_our_key_is_accepted(merchant_wallet):
-    """The control for the forgeries above: the same construction with our key and HS256 works."""
+    """The control for the forgeries above: the same construction with our key and HS256, naming the live
+    session (jti), works."""
     client = merchant_wallet.client
-    client.set_cookie("cb_auth_token", _token({"sub": merchant_wallet.address.lower(), "csrf": "known"}))
+    live = jwt.decode(client.get_cookie("cb_auth_token").value, options={"verify_signature": False})["jti"]
+    client.set_cookie("cb_auth_token", _token({"sub": merchant_wallet.address.lower(), "csrf": "known", "jti": live}))
     assert client.get("/auth/me").json["csrfToken"] == "known"
 
 
@@ -153,6 +157,18 @@ def test_logout_needs_csrf_then_clears_the_session(merchant_wallet):
     assert client.post("/auth/logout").json["error"] == "csrf_failed"
     assert client.post("/auth/logout", headers=merchant_wallet.csrf()).status_code == 200
     assert client.get_cookie("cb_auth_token") is None and client.get("/auth/me").status_code == 401
+
+
+def test_after_logout_the_old_cookie_and_csrf_token_are_refused(merchant_wallet):
+    """Logout revokes the session on the server: a copy of the cookie kept by a thief is worth nothing."""
+    client = merchant_wallet.client
+    token, csrf = client.get_cookie("cb_auth_token").value, merchant_wallet.csrf()
+    assert client.post("/auth/logout", headers=csrf).status_code == 200
+    client.set_cookie("cb_auth_token", token)
+    client.set_cookie("cb_csrf", csrf["X-CSRF-Token"])
+    for response in (client.get("/auth/me"), client.get("/api/receipts"),
+                     client.put("/api/shop/config", json={"brandName": "After logout"}, headers=csrf)):
+        assert (response.status_code, response.json["error"]) == (401, "unauthorized")
 
 
 def test_login_must_be_json(wallet):

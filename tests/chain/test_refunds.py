@@ -6,8 +6,11 @@ from decimal import Decimal
 
 import pytest
 
-from app.services import refunds
-from tests.helpers.chain import assert_ledger_matches_chain, mine, pay_token, quote, transact
+from eth_account import Account
+from eth_account.messages import encode_defunct
+
+from app.services import keys, refund_wallets, refunds, shops
+from tests.helpers.chain import assert_ledger_matches_chain, mine, pay_token, quote, transact, wait
 
 
 @pytest.fixture
@@ -32,6 +35,18 @@ def api(settle_app, merchant_key):
         return client.post(f"/api/{path}", json=body, headers=headers)
 
     return call
+
+
+@pytest.fixture(autouse=True)
+def refund_wallet(api, accounts, settle_app, merchant_key, in_app):
+    """The merchant pays refunds from accounts.merchant, registered with that wallet's signature."""
+    with in_app():
+        merchant = keys.find_active_key(merchant_key).merchant
+        text = refund_wallets.message(merchant, accounts.merchant.address)
+    signature = Account.sign_message(encode_defunct(text=text), accounts.merchant.key).signature.to_0x_hex()
+    response = api("refund-wallets", {"address": accounts.merchant.address, "signature": signature})
+    assert response.status_code == 201, response.json
+    return accounts.merchant
 
 
 def refund(api, receipt: dict, **body) -> dict:
@@ -244,3 +259,50 @@ def test_concurrent_refund_requests_never_exceed_what_was_received(settle_app, m
     with ThreadPoolExecutor(8) as pool:
         codes = list(pool.map(request, range(8)))
     assert sorted(codes) == [201] * 5 + [400] * 3
+
+
+# ---- refund proofs belong to the merchant (issue 12, item 4)
+
+def test_a_merchant_cannot_link_another_merchants_refund_transaction(api, paid_order, w3, contracts, accounts, in_app):
+    other = accounts.all[3]
+    with in_app():
+        shops.create_merchant(other.address, "Other Shop")
+    transact(w3, contracts.usdc.functions.mint(other.address, 1_000_000), accounts.platform)
+    theirs = pay_token(w3, contracts.usdc, other, accounts.shopper.address, 1_000_000)["transactionHash"]
+    mine_ = refund(api, paid_order, amountBaseUnits="1000000")  # to the same shopper, who paid us
+
+    response = link(api, paid_order, mine_["refundId"], theirs)
+
+    assert (response.status_code, response.json["error"]) == (400, "invalid_input")
+    assert f"sent from {other.address}" in response.json["fields"]["txHash"][0]
+    assert api(f"receipts/{paid_order['receiptId']}").json["receipt"]["refunds"][0]["status"] == "requested"
+
+
+def test_a_merchant_cannot_refund_to_itself(api, paid_order, accounts):
+    for own in (accounts.merchant.address, "0x" + "ab" * 20):  # a registered refund wallet, a stranger
+        response = api(f"receipts/{paid_order['receiptId']}/refund",
+                       {"token": "USDC", "amountBaseUnits": "1000000", "to": own})
+        assert (response.status_code, response.json["error"]) == (400, "invalid_input"), response.json
+        assert "paid this order" in response.json["fields"]["to"][0]
+    assert api(f"receipts/{paid_order['receiptId']}").json["receipt"]["refunds"] == []
+
+
+def test_a_transaction_hash_proves_one_refund_even_after_rejection(gateway, api, paid_order, w3, contracts,
+                                                                    accounts):
+    first = refund(api, paid_order, amountBaseUnits="1000000")
+    second = refund(api, paid_order, amountBaseUnits="1000000")
+    before_tx = w3.provider.make_request("evm_snapshot", [])["result"]
+    tx = send(w3, contracts, accounts, "USDC", accounts.shopper.address, 1_000_000)
+    raw = w3.eth.get_raw_transaction(tx)
+    assert link(api, paid_order, first["refundId"], tx).status_code == 200
+    w3.provider.make_request("evm_revert", [before_tx])  # a reorg drops it: the first refund is rejected
+    mine(w3, 3)
+    gateway.run(2)
+    assert gateway.receipt(paid_order["receiptId"])["refunds"][0]["status"] == "requested"
+    assert wait(w3, w3.eth.send_raw_transaction(raw)).transactionHash == tx  # the same transaction, mined again
+
+    reused = link(api, paid_order, second["refundId"], tx)
+
+    assert (reused.status_code, reused.json["error"]) == (409, "conflict"), reused.json
+    assert first["refundId"] in reused.json["message"]
+    assert link(api, paid_order, first["refundId"], tx).status_code == 200, "it still proves the refund it was for"
