@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.config import Config
 from app.domain.statuses import DeliveryState
@@ -67,7 +68,12 @@ def limits(config: Config) -> sender.Limits:
 def run(config: Config, stop=lambda: False) -> None:
     """Deliver until stop() is true: straight on while there is work, polling every second when idle."""
     while not stop():
-        sent = deliver_due(config)
+        try:
+            sent = deliver_due(config)
+        except SQLAlchemyError:  # e.g. a deadlock or a lost connection: the leases expire, nothing is lost
+            logger.exception("webhook delivery batch failed; its deliveries are retried after their lease")
+            db.session.rollback()
+            sent = 0
         pause = BUSY_SECONDS if sent else IDLE_SECONDS
         until = time.monotonic() + pause
         while not stop() and time.monotonic() < until:
@@ -84,8 +90,7 @@ def deliver_due(config: Config, now: datetime | None = None, limit: int = BATCH)
     reach = limits(config)
     with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
         results = list(pool.map(lambda job: attempt(job, reach), jobs))
-    for job, result in zip(jobs, results):
-        record(job, result, now)
+    record_all(jobs, results, now)
     db.session.commit()
     return len(jobs)
 
@@ -152,16 +157,28 @@ def attempt(job: Job, reach: sender.Limits) -> sender.Result:
     return sender.send(job.url, job.body, headers, reach)
 
 
-def record(job: Job, result: sender.Result, now: datetime) -> None:
+def record_all(jobs: list[Job], results: list[sender.Result], now: datetime) -> None:
+    """Record each job's result, the batch's delivery rows locked in id order (no deadlock between workers)."""
+    deliveries = {d.id: d for d in db.session.scalars(
+        select(WebhookDelivery).where(WebhookDelivery.id.in_([job.delivery_id for job in jobs]))
+        .order_by(WebhookDelivery.id).with_for_update())}
+    endpoints = {e.id: e for e in db.session.scalars(select(WebhookEndpoint).where(
+        WebhookEndpoint.id.in_({d.endpoint_id for d in deliveries.values()})))}
+    for job, result in zip(jobs, results):
+        found = deliveries.get(job.delivery_id)
+        record(job, result, now, found, endpoints.get(found.endpoint_id) if found else None)
+
+
+def record(job: Job, result: sender.Result, now: datetime, delivery: WebhookDelivery | None,
+           endpoint: WebhookEndpoint | None) -> None:
     """Log the attempt and move the delivery (and its endpoint) on; only the lease holder moves it."""
-    delivery = db.session.get(WebhookDelivery, job.delivery_id, with_for_update=True)
     db.session.add(WebhookAttempt(delivery_id=job.delivery_id, at=now, duration_ms=result.duration_ms,
                                   status_code=result.status_code, error_kind=result.error_kind,
                                   response_excerpt=result.excerpt))
     if delivery is None or delivery.lease_until != job.lease_until or delivery.state != DeliveryState.PENDING:
-        logger.warning("webhook delivery=%s lease lost before its outcome was recorded", job.delivery_id)
+        logger.warning("webhook delivery=%s no longer ours to move (lease expired, or endpoint disabled)",
+                       job.delivery_id)
         return
-    endpoint = db.session.get(WebhookEndpoint, delivery.endpoint_id)
     delivery.attempts += 1
     delivery.lease_until = None
     delivery.last_status_code = result.status_code
