@@ -13,12 +13,16 @@ from datetime import timedelta
 from email.utils import format_datetime
 
 import pytest
+import redis
 from sqlalchemy import func, select
 from standardwebhooks.webhooks import Webhook
 
+from app.config import Config
 from app.domain.statuses import DeliveryState
+from app.extensions import db
 from app.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, utcnow
 from app.webhooks import delivery, events, sender, signing, ssrf, vault
+from app.workers import runner
 from tests.helpers.config import TEST_SECRET_KEY
 from tests.helpers.processes import TILLPOINT, wait_for
 from tests.helpers.receiver import Answer, Receiver
@@ -303,6 +307,42 @@ def test_retry_delays_follow_the_schedule_within_the_jitter():
     for failed, step in enumerate(delivery.SCHEDULE, start=1):
         for _ in range(50):
             assert step * 0.8 <= delivery.next_delay(failed) <= step * 1.2
+
+
+def test_on_sqlite_only_the_holder_of_the_redis_lock_delivers(hooks, app, redis_url):
+    config = hooks.config.with_overrides(REDIS_URL=redis_url)
+    held = redis.Redis.from_url(redis_url).lock(runner.DELIVER_LOCK, timeout=30)
+    assert held.acquire(blocking=False)
+    stopping = threading.Event()
+
+    def work():
+        with app.app_context():
+            runner.run_deliverer(config, stop=stopping.is_set, standby_seconds=0.05)
+
+    with Receiver() as receiver:
+        endpoint_id, _ = hooks.endpoint(receiver.url)
+        hooks.event(endpoint_id)
+        worker = threading.Thread(target=work)
+        worker.start()
+        try:
+            with app.app_context():
+                on_sqlite = db.engine.dialect.name == "sqlite"
+            time.sleep(1)
+            assert len(receiver.received) == (0 if on_sqlite else 1), "PostgreSQL workers need no lock"
+            held.release()
+            wait_for(lambda: receiver.received, 10)
+        finally:
+            stopping.set()
+            worker.join(10)
+    assert not worker.is_alive()
+
+
+def test_webhook_timeout_is_read_from_the_environment():
+    assert Config.from_env({"WEBHOOK_TIMEOUT": "2.5"}).WEBHOOK_TIMEOUT == 2.5
+    assert Config.from_env({}).WEBHOOK_TIMEOUT == 10
+    for bad in ("0", "-1", "soon", "inf"):
+        with pytest.raises(ValueError, match="WEBHOOK_TIMEOUT"):
+            Config.from_env({"WEBHOOK_TIMEOUT": bad})
 
 
 @pytest.mark.slow
