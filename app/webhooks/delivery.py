@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.config import Config
+from app.config import Config, current_config
 from app.domain.statuses import DeliveryState
 from app.extensions import db
 from app.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent, utcnow
@@ -84,7 +84,7 @@ def deliver_due(config: Config, now: datetime | None = None, limit: int = BATCH)
     """Claim up to limit due deliveries, send them and record the outcomes; return how many were attempted.
     now (default: the clock) decides what is due and schedules retries, so tests can move time."""
     now = now or utcnow()
-    jobs = prepare(claim(now, timedelta(seconds=lease_seconds(config)), limit), config, now)
+    jobs = prepare(claim(now, timedelta(seconds=lease_seconds(config)), limit), now)
     if not jobs:
         return 0
     reach = limits(config)
@@ -110,7 +110,7 @@ def claim(now: datetime, lease: timedelta, limit: int) -> list[int]:
     return [d.id for d in deliveries]
 
 
-def prepare(ids: list[int], config: Config, now: datetime) -> list[Job]:
+def prepare(ids: list[int], now: datetime) -> list[Job]:
     """Return a Job for each claimed delivery (read in a transaction that ends before anything is sent)."""
     if not ids:
         return []
@@ -118,7 +118,7 @@ def prepare(ids: list[int], config: Config, now: datetime) -> list[Job]:
     endpoints = {e.id: e for e in db.session.scalars(select(WebhookEndpoint).where(
         WebhookEndpoint.id.in_({d.endpoint_id for d in deliveries})))}
     events = _events({d.event_id for d in deliveries})
-    jobs = [_job(d, endpoints[d.endpoint_id], events[d.event_id], config, now) for d in deliveries]
+    jobs = [_job(d, endpoints[d.endpoint_id], events[d.event_id], now) for d in deliveries]
     db.session.rollback()  # end the read transaction: nothing is held while sending
     return jobs
 
@@ -128,21 +128,22 @@ def _events(ids: set[str]) -> dict[str, str]:
     return {row.id: row.body for row in db.session.execute(query)}
 
 
-def _job(delivery: WebhookDelivery, endpoint: WebhookEndpoint, body: str, config: Config, now: datetime) -> Job:
+def _job(delivery: WebhookDelivery, endpoint: WebhookEndpoint, body: str, now: datetime) -> Job:
     refused, keys = None, ()
     if not endpoint.enabled:
         refused = "endpoint_disabled"
     else:
         try:
-            keys = tuple(secrets_in_use(endpoint, now, config.SECRET_KEY))
+            keys = tuple(secrets_in_use(endpoint, now))
         except vault.SecretUnreadable:
             refused = "secret_unreadable"
     return Job(delivery.id, delivery.lease_until, delivery.event_id, endpoint.url, body.encode(), keys, refused)
 
 
-def secrets_in_use(endpoint: WebhookEndpoint, now: datetime, secret_key: str) -> list[str]:
+def secrets_in_use(endpoint: WebhookEndpoint, now: datetime) -> list[str]:
     """Return the endpoint's signing secrets: the current one, plus the previous while previous_until > now;
     raises vault.SecretUnreadable if SECRET_KEY changed since they were sealed."""
+    secret_key = current_config().SECRET_KEY
     keys = [vault.unseal(secret_key, endpoint.secret_sealed)]
     if endpoint.previous_secret_sealed and endpoint.previous_until and endpoint.previous_until > now:
         keys.append(vault.unseal(secret_key, endpoint.previous_secret_sealed))

@@ -38,8 +38,9 @@ class Hooks:
         """Return (endpoint id, its secret) of a new enabled endpoint taking every event."""
         secret = signing.new_secret()
         with self.in_app() as session:
+            columns.setdefault("secret_sealed", vault.seal(TEST_SECRET_KEY, secret))
             endpoint = WebhookEndpoint(id="we_" + secrets.token_urlsafe(12), merchant_id=self.merchant.id, url=url,
-                                       events=["*"], secret_sealed=vault.seal(TEST_SECRET_KEY, secret), **columns)
+                                       events=["*"], **columns)
             session.add(endpoint)
             session.commit()
             return endpoint.id, secret
@@ -275,6 +276,16 @@ def test_during_a_rotation_both_secrets_sign_until_previous_until(hooks):
     verify(new, after)
     with pytest.raises(Exception, match="No matching signature"):
         verify(old, after)
+
+
+def test_secret_sealed_under_another_secret_key_is_logged_and_retried_without_a_request(hooks):
+    with Receiver() as receiver:
+        endpoint_id, _ = hooks.endpoint(receiver.url, secret_sealed=vault.seal("another" * 8, signing.new_secret()))
+        _, delivery_id, _ = hooks.event(endpoint_id)
+        assert hooks.deliver() == 1
+    assert receiver.received == []
+    assert [a.error_kind for a in hooks.attempts(delivery_id)] == ["secret_unreadable"]
+    assert hooks.delivery(delivery_id).state == DeliveryState.PENDING
 
 
 def test_only_64_kib_of_a_reply_is_read_and_1_kib_kept(hooks):
