@@ -21,11 +21,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.config import Config, current_config
+from app.config import Config
 from app.domain.statuses import DeliveryState
 from app.extensions import db
 from app.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent, utcnow
 from app.webhooks import sender, signing, vault
+from app.webhooks.endpoints import secrets_in_use
 
 logger = logging.getLogger(__name__)
 
@@ -138,16 +139,6 @@ def _job(delivery: WebhookDelivery, endpoint: WebhookEndpoint, body: str, now: d
         except vault.SecretUnreadable:
             refused = "secret_unreadable"
     return Job(delivery.id, delivery.lease_until, delivery.event_id, endpoint.url, body.encode(), keys, refused)
-
-
-def secrets_in_use(endpoint: WebhookEndpoint, now: datetime) -> list[str]:
-    """Return the endpoint's signing secrets: the current one, plus the previous while previous_until > now;
-    raises vault.SecretUnreadable if SECRET_KEY changed since they were sealed."""
-    secret_key = current_config().SECRET_KEY
-    keys = [vault.unseal(secret_key, endpoint.secret_sealed)]
-    if endpoint.previous_secret_sealed and endpoint.previous_until and endpoint.previous_until > now:
-        keys.append(vault.unseal(secret_key, endpoint.previous_secret_sealed))
-    return keys
 
 
 def attempt(job: Job, reach: sender.Limits) -> sender.Result:
