@@ -34,6 +34,7 @@ bench: $(STAMP)
 	$(PY) bench/orders.py
 	$(PY) bench/watcher.py
 	$(PY) bench/pay_page.py
+	$(PY) bench/webhooks.py
 
 contracts: $(STAMP) node_modules
 	$(PY) contracts_abi/build.py

@@ -1,4 +1,4 @@
-"""The `tillpoint` command: dev | serve | db upgrade | merchants create | keys create/revoke."""
+"""The `tillpoint` command: dev | serve | watch | deliver | db upgrade | merchants create | keys create/revoke."""
 from __future__ import annotations
 
 import functools
@@ -154,9 +154,27 @@ def watch() -> None:
 
 
 @main.command()
+def deliver() -> None:
+    """Send webhook deliveries and retry failed ones until SIGTERM (any number on PostgreSQL, one on SQLite)."""
+    import signal
+
+    from app.workers.runner import run_deliverer
+
+    config = Config.from_env()
+    stopping = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+    app = create_app(config)
+    with app.app_context():
+        try:
+            run_deliverer(config, stop=lambda: bool(stopping))
+        except KeyboardInterrupt:
+            pass
+
+
+@main.command()
 @click.option("--port", default=8000, type=int, help="preferred port; a free one is used if it is taken")
 def dev(port: int) -> None:
-    """Run the whole product locally: dev chain, contracts, demo merchant, server and watcher."""
+    """Run the whole product locally: dev chain, contracts, demo merchant, server, watcher and webhook worker."""
     from app import devstack
 
     devstack.run(port if port and port_is_free(port) else free_port())

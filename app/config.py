@@ -49,6 +49,7 @@ class Config:
     PAY_STREAM_SECONDS: int = 120
     # Webhook URLs naming private, loopback, link-local or metadata addresses: None = allowed in dev/test only.
     WEBHOOK_ALLOW_PRIVATE: bool | None = None
+    WEBHOOK_TIMEOUT: float = 10.0  # seconds for a whole delivery attempt (connecting takes at most 5 of them)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, instance_path: str = "") -> Config:
@@ -172,6 +173,14 @@ def bps_in_range(text: str) -> int:
     return value
 
 
+def positive_seconds(text: str) -> float:
+    """Return text as a positive number of seconds; raises ValueError otherwise."""
+    value = float(text)
+    if not 0 < value < float("inf"):
+        raise ValueError(f"must be a positive number of seconds, not {text!r}")
+    return value
+
+
 def _without_trailing_slash(text: str) -> str:
     return text.rstrip("/")
 
@@ -202,6 +211,7 @@ ENV_SETTINGS: dict[str, tuple[str, Parser]] = {
     "PAY_STREAMS": ("PAY_STREAMS", int),
     "PAY_STREAM_SECONDS": ("PAY_STREAM_SECONDS", int),
     "WEBHOOK_ALLOW_PRIVATE": ("WEBHOOK_ALLOW_PRIVATE", lambda text: parse_bool(text) if text.strip() else None),
+    "WEBHOOK_TIMEOUT": ("WEBHOOK_TIMEOUT", positive_seconds),
 }
 CHAIN_ENV_SETTINGS: dict[str, tuple[str, Parser]] = {
     "CHAIN_ID": ("chain_id", int),

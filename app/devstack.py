@@ -1,4 +1,5 @@
-"""`tillpoint dev`: anvil with our contracts, the demo merchant, the API server and the watcher, together."""
+"""`tillpoint dev`: anvil with our contracts, the demo merchant, the API server, the watcher and the webhook
+worker, together."""
 from __future__ import annotations
 
 import secrets
@@ -47,7 +48,7 @@ def run(port: int) -> None:
         click.echo("Pay an order: .venv/bin/tillpoint simulate-payment <receiptId> [--token USDC|USDT|ETH]")
         sys.stdout.flush()
         env = child_environment(settings)
-        for command in (["watch"], ["serve", "--port", str(port)]):
+        for command in (["watch"], ["deliver"], ["serve", "--port", str(port)]):
             children.append(subprocess.Popen([_tillpoint(), *command], env=env,
                                              preexec_fn=devchain.die_with_parent))
         while all(child.poll() is None for child in children):

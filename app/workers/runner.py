@@ -1,4 +1,5 @@
-"""`tillpoint watch`: one active watcher per chain, the others standing by on a Redis lock."""
+"""`tillpoint watch`: one active watcher per chain, the others standing by on a Redis lock; and
+`tillpoint deliver`: any number of webhook workers on PostgreSQL, one active on SQLite."""
 from __future__ import annotations
 
 import logging
@@ -11,12 +12,15 @@ from app.chain.settings import ChainSettings
 from app.workers.settler import Settler
 from app.workers.watcher import Watcher
 from app.config import Config
+from app.extensions import db
 from app.services import refunds
+from app.webhooks import delivery
 
 logger = logging.getLogger(__name__)
 
 LOCK_SECONDS = 60  # longer than the watcher's longest backoff, renewed after every tick
 STANDBY_SECONDS = 5
+DELIVER_LOCK = "tillpoint:deliver"
 
 
 def lock_name(chain_id: int) -> str:
@@ -44,6 +48,43 @@ def run_watcher(config: Config, stop=lambda: False, standby_seconds: float = STA
             watcher.run(lambda: stop() or not _renew(lock), after_tick=after_tick)
         finally:
             _release(lock)
+
+
+def run_deliverer(config: Config, stop=lambda: False, standby_seconds: float = STANDBY_SECONDS) -> None:
+    """Deliver webhooks until stop() is true. PostgreSQL claims with SKIP LOCKED, so workers share the work;
+    SQLite has no such claim, so there only the holder of a Redis lock delivers (with REDIS_URL)."""
+    if db.engine.dialect.name == "postgresql":
+        delivery.run(config, stop)
+        return
+    if not config.REDIS_URL:
+        logger.warning("SQLite and no REDIS_URL: nothing stops a second `tillpoint deliver`; run exactly one")
+        delivery.run(config, stop)
+        return
+    lock = redis.Redis.from_url(config.REDIS_URL).lock(DELIVER_LOCK, timeout=LOCK_SECONDS)
+    while not stop():
+        if not _acquire(lock):
+            time.sleep(standby_seconds)
+            continue
+        logger.info("webhook deliverer active")
+        try:
+            delivery.run(config, _stop_or_lost(lock, stop, standby_seconds))
+        finally:
+            _release(lock)
+
+
+def _stop_or_lost(lock, stop, seconds: float):
+    """Return a stop check that is also true once the lock is lost (renewing it at most every seconds)."""
+    renewed = [time.monotonic()]
+
+    def check() -> bool:
+        if stop():
+            return True
+        if time.monotonic() - renewed[0] < seconds:
+            return False
+        renewed[0] = time.monotonic()
+        return not _renew(lock)
+
+    return check
 
 
 def follow_up(w3, chain: ChainSettings):
