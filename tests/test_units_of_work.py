@@ -19,13 +19,13 @@ def test_a_unit_of_work_cannot_begin_on_top_of_uncommitted_changes(in_app, facto
         assert session.get(Merchant, merchant.id).name == "Shop"
 
 
-def test_authentication_leaves_the_requests_transaction_clean(app, shop, in_app):
+def test_authentication_commits_only_the_keys_use_and_leaves_nothing_pending(app, shop, in_app):
     with app.test_request_context("/api/receipts", headers=shop.headers):
         from app.auth.keys import key_caller
 
         key_caller(shop.key)
         session = db.session()
         assert not (session.new or session.dirty or session.deleted)
-        session.rollback()  # the request's transaction is thrown away: the key's last use was stored anyway
+        session.rollback()  # the request's later work is thrown away: the key's last use was committed first
     with in_app() as session:
         assert session.query(ApiKey).one().last_used_at is not None

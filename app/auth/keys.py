@@ -92,7 +92,7 @@ def key_caller(secret: str) -> Caller:
     key = active_key(secret)
     if key is None:
         raise Unauthorized()
-    keys.record_use(key)
+    keys.commit_use(key)
     return Caller(key.merchant, key.id, frozenset(key.scopes))
 
 

@@ -66,13 +66,16 @@ def revoke_key(key_id: str, merchant: Merchant | None = None) -> ApiKey:
     return key
 
 
-def record_use(key: ApiKey) -> None:
-    """Store when the key was last used, to the minute, in a transaction of its own (on its own connection):
-    authentication never commits, nor holds a write lock in, the request's transaction."""
+def commit_use(key: ApiKey) -> None:
+    """Store and commit when the key was last used, to the minute: authentication is the request's first unit
+    of work, so this ends the request's read-only transaction (db.end_reads raises if it held changes) and
+    commits only the key's use, on the request's own connection (a second one per request could exhaust the
+    pool under load)."""
     now = utcnow()
     if key.last_used_at is None or now - key.last_used_at >= LAST_USED_PRECISION:
-        with db.engine.begin() as connection:
-            connection.execute(update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=now))
+        db.end_reads()
+        db.session.execute(update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=now))
+        db.session.commit()
         set_committed_value(key, "last_used_at", now)  # stored already: nothing for the session to flush
 
 
