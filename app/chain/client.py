@@ -5,7 +5,9 @@ import functools
 import logging
 import threading
 import time
+from collections.abc import Callable, Sequence
 from contextlib import contextmanager
+from typing import TypeVar
 
 import requests
 from eth_abi import decode
@@ -18,6 +20,7 @@ from app.chain.settings import ChainSettings
 from app.errors import ChainUnavailable
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 LATEST_ROUND_DATA = "0xfeaf968c"
 DECIMALS = "0x313ce567"
@@ -38,6 +41,18 @@ def make_web3(rpc_url: str, timeout: float = 10, retries: int = 3) -> Web3:
                                         method_allowlist=READ_METHODS) if retries else None
     provider = HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}, exception_retry_configuration=retry)
     return Web3(provider)
+
+
+def batch_calls(w3: Web3, make: Callable[[T], object], items: Sequence[T], size: int) -> list:
+    """Return the results of make(item) for each item, sent in JSON-RPC batches of at most size calls (a node
+    refuses, or times out on, a batch as large as every open order); raises what web3 raises."""
+    results: list = []
+    for start in range(0, len(items), max(1, size)):
+        with w3.batch_requests() as batch:
+            for item in items[start:start + max(1, size)]:
+                batch.add(make(item))
+            results += batch.execute()
+    return results
 
 
 def read_eth_price(w3: Web3, feed: str) -> EthPrice | None:

@@ -19,7 +19,7 @@ from sqlalchemy.orm import selectinload
 from web3 import Web3
 
 from app.chain import deposits, reorg
-from app.chain.client import log_failure
+from app.chain.client import batch_calls, log_failure
 from app.chain.contracts import load_artifact
 from app.chain.events import (
     SETTLED_TOPIC,
@@ -44,6 +44,7 @@ from app.services.payments import Transfer
 logger = logging.getLogger(__name__)
 
 ADDRESS_CHUNK = 200
+ID_CHUNK = 1000
 UNKNOWN_SENDER = ZERO_ADDRESS  # an internal transfer's sender is not in any log
 
 
@@ -108,10 +109,8 @@ class Watcher:
         return cursor.block_number
 
     def _blocks(self, first: int, last: int) -> list:
-        with self.w3.batch_requests() as batch:
-            for number in range(first, last + 1):
-                batch.add(self.w3.eth.get_block(number, full_transactions=True))
-            blocks = batch.execute()
+        blocks = batch_calls(self.w3, lambda number: self.w3.eth.get_block(number, full_transactions=True),
+                             range(first, last + 1), self.chain.rpc_batch_max)
         reorg.check_continuity(self.chain.chain_id, first - 1, blocks)
         return blocks
 
@@ -164,10 +163,9 @@ class Watcher:
         logs = self._logs(first, last, blocks, [self.chain.factory], SETTLED_TOPIC, 2, list(by_ref))
         if not logs:
             return []
-        with self.w3.batch_requests() as batch:
-            for tx_hash in dict.fromkeys(_hex(log["transactionHash"]) for log in logs):
-                batch.add(self.w3.eth.get_transaction_receipt(tx_hash))
-            receipts = {_hex(r["transactionHash"]): r for r in batch.execute()}
+        tx_hashes = list(dict.fromkeys(_hex(log["transactionHash"]) for log in logs))
+        receipts = {_hex(r["transactionHash"]): r for r in batch_calls(
+            self.w3, self.w3.eth.get_transaction_receipt, tx_hashes, self.chain.rpc_batch_max)}
         times = {block["number"]: _time(block["timestamp"]) for block in blocks}
         found = []
         for log in logs:
@@ -234,10 +232,10 @@ class Watcher:
         if last_block is None or not eth_orders:
             return []
         number = last_block["number"]
-        with self.w3.batch_requests() as batch:
-            for address in eth_orders:
-                batch.add(self.w3.eth.get_balance(to_checksum_address(address), number))
-            balances = dict(zip(eth_orders, batch.execute()))
+        addresses = list(eth_orders)
+        balances = dict(zip(addresses, batch_calls(
+            self.w3, lambda address: self.w3.eth.get_balance(to_checksum_address(address), number), addresses,
+            self.chain.rpc_batch_max)))
         held = self._recorded_eth(eth_orders, seen, swept)
         return [Transfer(tx_hash=f"balance:{address}@{number}", log_index=-2, block_number=number,
                          block_hash=_hex(last_block["hash"]), block_time=_time(last_block["timestamp"]), symbol=ETH,
@@ -249,10 +247,12 @@ class Watcher:
         """Return the ETH each address should hold by our records: payments in, less sweeps out."""
         address_of = {order.id: address for address, order in eth_orders.items()}
         held = dict.fromkeys(eth_orders, 0)
+        ids = list(address_of)
         for model, sign in ((Payment, 1), (Sweep, -1)):
-            for order_id, amount in db.session.execute(select(model.order_id, model.amount_base_units).where(
-                    model.order_id.in_(address_of), model.symbol == ETH)).all():
-                held[address_of[order_id]] += sign * amount
+            for start in range(0, len(ids), ID_CHUNK):  # databases bound the parameters of one statement
+                for order_id, amount in db.session.execute(select(model.order_id, model.amount_base_units).where(
+                        model.order_id.in_(ids[start:start + ID_CHUNK]), model.symbol == ETH)).all():
+                    held[address_of[order_id]] += sign * amount
         for payment in seen:
             if payment.symbol == ETH and payment.to_address.lower() in held:
                 held[payment.to_address.lower()] += payment.amount_base_units
