@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 
 import redis
@@ -15,13 +16,17 @@ from app.services import refunds
 
 logger = logging.getLogger(__name__)
 
-LOCK_SECONDS = 60  # longer than the watcher's longest backoff, renewed after every tick
-STANDBY_SECONDS = 5
+# The lock is renewed by a thread of its own every RENEW_SECONDS, however long a tick or a backoff takes, so it
+# can be short: a killed watcher's lock lapses within LOCK_SECONDS and a standby polling every STANDBY_SECONDS
+# takes over within their sum (under 10 s).
+LOCK_SECONDS = 6
+RENEW_SECONDS = 2
+STANDBY_SECONDS = 1
 
 
-def lock_name(chain_id: int) -> str:
-    """Return the Redis key that elects the active watcher of a chain."""
-    return f"tillpoint:watcher:{chain_id}"
+def lock_name(prefix: str, chain_id: int) -> str:
+    """Return the Redis key that elects the active watcher of a chain within one deployment (its key prefix)."""
+    return f"{prefix}:watcher:{chain_id}"
 
 
 def run_watcher(config: Config, stop=lambda: False, standby_seconds: float = STANDBY_SECONDS) -> None:
@@ -34,16 +39,29 @@ def run_watcher(config: Config, stop=lambda: False, standby_seconds: float = STA
         logger.warning("REDIS_URL is not set: nothing stops a second watcher; run exactly one per chain")
         watcher.run(stop, after_tick=after_tick)
         return
-    lock = redis.Redis.from_url(config.REDIS_URL).lock(lock_name(chain.chain_id), timeout=LOCK_SECONDS)
+    # thread_local=False: the renewing thread must see the token the watcher's thread acquired with.
+    lock = redis.Redis.from_url(config.REDIS_URL).lock(lock_name(config.RATE_LIMIT_KEY_PREFIX, chain.chain_id),
+                                                       timeout=LOCK_SECONDS, thread_local=False)
     while not stop():
         if not _acquire(lock):
             time.sleep(standby_seconds)
             continue
         logger.info("watcher active chain=%d", chain.chain_id)
-        try:
-            watcher.run(lambda: stop() or not _renew(lock), after_tick=after_tick)
-        finally:
-            _release(lock)
+        _run_holding(lock, watcher, stop, after_tick)
+
+
+def _run_holding(lock, watcher: Watcher, stop, after_tick) -> None:
+    """Run the watcher while a thread keeps the acquired lock renewed; stop when stop() is true or the lock is
+    lost, then release it."""
+    done = threading.Event()
+    renewer = threading.Thread(target=_keep, args=(lock, done), name="watcher-lock", daemon=True)
+    renewer.start()
+    try:
+        watcher.run(lambda: stop() or done.is_set(), after_tick=after_tick)
+    finally:
+        done.set()
+        renewer.join()
+        _release(lock)
 
 
 def follow_up(w3, chain: ChainSettings):
@@ -69,6 +87,13 @@ def _acquire(lock) -> bool:
     except redis.RedisError:
         logger.warning("redis unavailable: watcher standing by", exc_info=True)
         return False
+
+
+def _keep(lock, done: threading.Event) -> None:
+    """Renew the lock every RENEW_SECONDS until done is set; set done when the lock is lost (the watcher stops)."""
+    while not done.wait(RENEW_SECONDS):
+        if not _renew(lock):
+            done.set()
 
 
 def _renew(lock) -> bool:
