@@ -18,7 +18,7 @@ from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import selectinload
 from web3 import Web3
 
-from app.chain import deposits, reorg
+from app.chain import deposits, identity, reorg
 from app.chain.client import batch_calls, log_failure
 from app.chain.contracts import load_artifact
 from app.chain.events import (
@@ -60,8 +60,14 @@ class Watcher:
 
     def tick(self, now: datetime | None = None) -> int:
         """Process the next chunk of blocks; return how many. Raises on RPC failure (cursor unchanged)."""
+        genesis = identity.verify(self.w3, self.chain.chain_id, db.session.get(ChainCursor, self.chain.chain_id))
         head = self.w3.eth.block_number
         cursor = self._cursor(head)
+        if head < cursor:
+            # A node still syncing (or a load balancer's lagging one) lacks our blocks: not a reorg, so wait.
+            logger.info("rpc behind the cursor chain=%d head=%d cursor=%d", self.chain.chain_id, head, cursor)
+            db.session.rollback()
+            return 0
         fork = reorg.find_fork(self.w3, self.chain.chain_id, cursor)
         rolled_back = reorg.rollback(self.chain.chain_id, fork) if fork is not None else set()
         cursor = fork if fork is not None else cursor
@@ -74,7 +80,7 @@ class Watcher:
         transfers += self._internal_eth(blocks[-1] if blocks else None, watched, transfers, sweeps)
         # Payments and sweeps that were unconfirmed when this tick began may have become confirmed since.
         touched = rolled_back | self._orders_with_activity_since(cursor - self.chain.confirmations)
-        self._commit(head, end, blocks, transfers, sweeps, watched, touched, now or utcnow())
+        self._commit(head, end, blocks, transfers, sweeps, watched, touched, now or utcnow(), genesis)
         return len(blocks)
 
     def run(self, stop=lambda: False, idle_seconds: float = 1.0, after_tick=None) -> None:
@@ -86,6 +92,10 @@ class Watcher:
             try:
                 processed = self.tick()
                 backoff, self.chunk = 0.5, min(self.chain.watch_chunk, self.chunk * 2)
+            except identity.WrongChain:
+                db.session.rollback()
+                logger.error("watcher stopped: the RPC serves another chain; nothing was written")
+                raise
             except Exception as exc:  # noqa: BLE001 - any RPC/DB failure: log, keep the cursor, retry
                 db.session.rollback()
                 self.chunk = max(1, self.chunk // 2)
@@ -262,7 +272,7 @@ class Watcher:
         return held
 
     def _commit(self, head: int, end: int, blocks: list, transfers: list[Transfer], sweeps: list[Sweep],
-                watched: dict[str, Order], touched: set[int], now: datetime) -> None:
+                watched: dict[str, Order], touched: set[int], now: datetime, genesis: str) -> None:
         by_order: dict[int, list[Transfer]] = {}
         for payment in transfers:
             by_order.setdefault(watched[payment.to_address.lower()].id, []).append(payment)
@@ -276,7 +286,7 @@ class Watcher:
                                                         ChainBlock.number >= blocks[0]["number"]))
         db.session.add_all([ChainBlock(chain_id=self.chain.chain_id, number=block["number"],
                                        hash=_hex(block["hash"])) for block in blocks])
-        self._move_cursor(end)
+        self._move_cursor(end, genesis)
         db.session.flush()
         paid, swept = payments.rows_by_order(Payment, list(orders)), payments.rows_by_order(Sweep, list(orders))
         for order_id, order in orders.items():
@@ -287,12 +297,12 @@ class Watcher:
         db.session.commit()
         pay_events.publish(order.receipt_id for order in orders.values())  # open pay pages re-read their status
 
-    def _move_cursor(self, end: int) -> None:
+    def _move_cursor(self, end: int, genesis: str) -> None:
         cursor = db.session.get(ChainCursor, self.chain.chain_id, with_for_update=True)
         if cursor is None:
-            db.session.add(ChainCursor(chain_id=self.chain.chain_id, block_number=end))
-        else:
-            cursor.block_number = end
+            db.session.add(ChainCursor(chain_id=self.chain.chain_id, block_number=end, genesis_hash=genesis))
+        else:  # a cursor stored before genesis hashes were recorded adopts the chain it is on now
+            cursor.block_number, cursor.genesis_hash = end, genesis
 
     def _orders_with_activity_since(self, block: int) -> set[int]:
         """Return the orders with a payment or a sweep above block."""
