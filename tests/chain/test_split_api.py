@@ -312,6 +312,9 @@ def test_the_cli_registers_a_split_only_after_checking_it_on_chain(cli, w3, acco
 def test_sixteen_concurrent_deploys_send_one_split_deployment(app, split_settings, w3, accounts, headers,
                                                               stored_split):
     server = app_with(app, split_settings)
+    # Record the key's first use now: that write takes a second pooled connection per request, and 16 at once
+    # would exhaust one process's pool (5 + 10) before any deploy begins.
+    assert server.test_client().get("/api/split", headers=headers).status_code == 200
     sent_before = w3.eth.get_transaction_count(accounts.platform.address)
     start = threading.Barrier(16)
 
