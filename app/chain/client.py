@@ -14,6 +14,7 @@ from eth_abi import decode
 from web3 import HTTPProvider, Web3
 from web3.exceptions import BadResponseFormat, ProviderConnectionError, Web3Exception, Web3RPCError
 from web3.providers.rpc.utils import ExceptionRetryConfiguration
+from web3.types import RPCEndpoint
 
 from app.chain.quotes import EthPrice
 from app.chain.settings import ChainSettings
@@ -53,6 +54,24 @@ def batch_calls(w3: Web3, make: Callable[[T], object], items: Sequence[T], size:
                 batch.add(make(item))
             results += batch.execute()
     return results
+
+
+def balances_at(w3: Web3, addresses: Sequence[str], block: int, size: int) -> list[int]:
+    """Return the wei balance of each address at block, in raw JSON-RPC batches of at most size calls (web3's
+    per-call request building costs about a millisecond each, a minute for 50,000 open orders); raises
+    Web3RPCError when the node answers an error."""
+    balances: list[int] = []
+    for start in range(0, len(addresses), max(1, size)):
+        calls = [(RPCEndpoint("eth_getBalance"), [address, hex(block)])
+                 for address in addresses[start:start + max(1, size)]]
+        answers = w3.provider.make_batch_request(calls)
+        if not isinstance(answers, list):  # the node refused the whole batch
+            raise Web3RPCError(str(answers.get("error")), rpc_response=answers)
+        for answer in answers:
+            if "error" in answer or "result" not in answer:
+                raise Web3RPCError(str(answer.get("error")), rpc_response=answer)
+            balances.append(int(answer["result"], 16))
+    return balances
 
 
 def read_eth_price(w3: Web3, feed: str) -> EthPrice | None:

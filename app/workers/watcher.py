@@ -19,7 +19,7 @@ from sqlalchemy.orm import selectinload
 from web3 import Web3
 
 from app.chain import deposits, identity, reorg
-from app.chain.client import batch_calls, log_failure
+from app.chain.client import balances_at, batch_calls, log_failure
 from app.chain.contracts import load_artifact
 from app.chain.events import (
     SETTLED_TOPIC,
@@ -243,9 +243,7 @@ class Watcher:
             return []
         number = last_block["number"]
         addresses = list(eth_orders)
-        balances = dict(zip(addresses, batch_calls(
-            self.w3, lambda address: self.w3.eth.get_balance(to_checksum_address(address), number), addresses,
-            self.chain.rpc_batch_max)))
+        balances = dict(zip(addresses, balances_at(self.w3, addresses, number, self.chain.rpc_batch_max)))
         held = self._recorded_eth(eth_orders, seen, swept)
         return [Transfer(tx_hash=f"balance:{address}@{number}", log_index=-2, block_number=number,
                          block_hash=_hex(last_block["hash"]), block_time=_time(last_block["timestamp"]), symbol=ETH,
