@@ -138,6 +138,7 @@ def watch() -> None:
     """Follow the chain: record payments to deposit addresses and move orders (one active per chain)."""
     import signal
 
+    from app.chain.identity import WrongChain
     from app.workers.runner import run_watcher
 
     config = Config.from_env()
@@ -151,6 +152,9 @@ def watch() -> None:
             run_watcher(config, stop=lambda: bool(stopping))
         except KeyboardInterrupt:
             pass
+        except WrongChain as error:
+            click.echo(f"error: the watcher refuses to run: {error}", err=True)
+            sys.exit(2)
 
 
 @main.command()

@@ -50,6 +50,10 @@ class Config:
     # Webhook URLs naming private, loopback, link-local or metadata addresses: None = allowed in dev/test only.
     WEBHOOK_ALLOW_PRIVATE: bool | None = None
     WEBHOOK_TIMEOUT: float = 10.0  # seconds for a whole delivery attempt (connecting takes at most 5 of them)
+    # Per merchant: unpaid orders the watcher still watches (its work grows with them; refused beyond with 409)
+    # and unrevoked subscription keys (per-key rate limits mean nothing if keys are unlimited).
+    MAX_OPEN_ORDERS: int = 10_000
+    MAX_ACTIVE_KEYS: int = 100
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, instance_path: str = "") -> Config:
@@ -212,6 +216,8 @@ ENV_SETTINGS: dict[str, tuple[str, Parser]] = {
     "PAY_STREAM_SECONDS": ("PAY_STREAM_SECONDS", int),
     "WEBHOOK_ALLOW_PRIVATE": ("WEBHOOK_ALLOW_PRIVATE", lambda text: parse_bool(text) if text.strip() else None),
     "WEBHOOK_TIMEOUT": ("WEBHOOK_TIMEOUT", positive_seconds),
+    "MAX_OPEN_ORDERS": ("MAX_OPEN_ORDERS", int),
+    "MAX_ACTIVE_KEYS": ("MAX_ACTIVE_KEYS", int),
 }
 CHAIN_ENV_SETTINGS: dict[str, tuple[str, Parser]] = {
     "CHAIN_ID": ("chain_id", int),
@@ -228,6 +234,7 @@ CHAIN_ENV_SETTINGS: dict[str, tuple[str, Parser]] = {
     "OPERATOR_PRIVATE_KEY": ("operator_key", str),
     "MONITOR_WINDOW": ("monitor_window_seconds", int),
     "WATCH_CHUNK": ("watch_chunk", int),
+    "RPC_BATCH_MAX": ("rpc_batch_max", int),
     "SETTLER": ("settle", parse_bool),
     "SETTLE_STUCK_SECONDS": ("settle_stuck_seconds", int),
     "EXPLORER_URL": ("explorer_url", _without_trailing_slash),

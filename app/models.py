@@ -107,6 +107,8 @@ class Merchant(Base):
     wallet: Mapped[str] = mapped_column(String(42), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     split_address: Mapped[str | None] = mapped_column(String(42))
+    # Set while a request deploys this merchant's split, so concurrent requests send no second deployment.
+    split_deploy_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     shop_config: Mapped[ShopConfig] = relationship(lazy="joined", innerjoin=True, viewonly=True)
@@ -289,6 +291,8 @@ class ChainCursor(Base):
 
     chain_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     block_number: Mapped[int] = mapped_column(BigInteger)
+    # The hash of block 0 of the chain the cursor counts blocks on: another chain behind the RPC is refused.
+    genesis_hash: Mapped[str | None] = mapped_column(String(66))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 

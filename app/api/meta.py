@@ -8,6 +8,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.api.schemas import HealthSchema
+from app.chain import identity
 from app.chain.client import RPC_ERRORS, order_time_web3
 from app.chain.settings import ChainSettings
 from app.config import current_config
@@ -66,11 +67,16 @@ def _check_redis() -> str:
 def _chain_lag(chain: ChainSettings) -> dict:
     cursor = db.session.get(ChainCursor, chain.chain_id)
     watched = cursor.block_number if cursor else None
+    w3 = order_time_web3(chain.rpc_url)
     try:
-        head = order_time_web3(chain.rpc_url).eth.block_number
+        head = w3.eth.block_number
+        problem = identity.problem(chain.chain_id, w3.eth.chain_id, identity.genesis_hash(w3), cursor)
     except RPC_ERRORS as exc:
         logger.warning("health check: chain rpc unreachable (%s)", type(exc).__name__)
         return {"chainId": chain.chain_id, "rpc": "unavailable", "head": None, "watcherBlock": watched,
                 "lagBlocks": None}
+    if problem is not None:  # the watcher refuses to run on it: say why, where operators look
+        return {"chainId": chain.chain_id, "rpc": "wrong_chain", "problem": problem, "head": head,
+                "watcherBlock": watched, "lagBlocks": None}
     return {"chainId": chain.chain_id, "rpc": "ok", "head": head, "watcherBlock": watched,
             "lagBlocks": None if watched is None else max(0, head - watched)}

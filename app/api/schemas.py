@@ -215,7 +215,9 @@ class ReceiptListSchema(Schema):
 
 class ChainHealthSchema(Schema):
     chainId = fields.Integer()
-    rpc = fields.String(metadata={"enum": ["ok", "unavailable"]})
+    rpc = fields.String(metadata={"enum": ["ok", "unavailable", "wrong_chain"]})
+    problem = fields.String(metadata={"description": "with wrong_chain: how the RPC's chain differs (the watcher "
+                                                     "refuses to run on it)"})
     head = fields.Integer(allow_none=True)
     watcherBlock = fields.Integer(allow_none=True, metadata={"description": "the last block the watcher processed"})
     lagBlocks = fields.Integer(allow_none=True, metadata={"description": "alert on this: it never fails the check"})

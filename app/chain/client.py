@@ -5,7 +5,9 @@ import functools
 import logging
 import threading
 import time
+from collections.abc import Callable, Sequence
 from contextlib import contextmanager
+from typing import TypeVar
 
 import requests
 from eth_abi import decode
@@ -19,12 +21,14 @@ from web3.exceptions import (
     Web3RPCError,
 )
 from web3.providers.rpc.utils import ExceptionRetryConfiguration
+from web3.types import RPCEndpoint
 
 from app.chain.quotes import EthPrice
 from app.chain.settings import ChainSettings
 from app.errors import ChainUnavailable
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 LATEST_ROUND_DATA = "0xfeaf968c"
 DECIMALS = "0x313ce567"
@@ -45,6 +49,36 @@ def make_web3(rpc_url: str, timeout: float = 10, retries: int = 3) -> Web3:
                                         method_allowlist=READ_METHODS) if retries else None
     provider = HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}, exception_retry_configuration=retry)
     return Web3(provider)
+
+
+def batch_calls(w3: Web3, make: Callable[[T], object], items: Sequence[T], size: int) -> list:
+    """Return the results of make(item) for each item, sent in JSON-RPC batches of at most size calls (a node
+    refuses, or times out on, a batch as large as every open order); raises what web3 raises."""
+    results: list = []
+    for start in range(0, len(items), max(1, size)):
+        with w3.batch_requests() as batch:
+            for item in items[start:start + max(1, size)]:
+                batch.add(make(item))
+            results += batch.execute()
+    return results
+
+
+def balances_at(w3: Web3, addresses: Sequence[str], block: int, size: int) -> list[int]:
+    """Return the wei balance of each address at block, in raw JSON-RPC batches of at most size calls (web3's
+    per-call request building costs about a millisecond each, a minute for 50,000 open orders); raises
+    Web3RPCError when the node answers an error."""
+    balances: list[int] = []
+    for start in range(0, len(addresses), max(1, size)):
+        calls = [(RPCEndpoint("eth_getBalance"), [address, hex(block)])
+                 for address in addresses[start:start + max(1, size)]]
+        answers = w3.provider.make_batch_request(calls)
+        if not isinstance(answers, list):  # the node refused the whole batch
+            raise Web3RPCError(str(answers.get("error")), rpc_response=answers)
+        for answer in answers:
+            if "error" in answer or "result" not in answer:
+                raise Web3RPCError(str(answer.get("error")), rpc_response=answer)
+            balances.append(int(answer["result"], 16))
+    return balances
 
 
 def read_eth_price(w3: Web3, feed: str) -> EthPrice | None:

@@ -37,6 +37,7 @@ class ChainSettings:
     operator_key: str = field(default="", repr=False)
     monitor_window_seconds: int = 24 * 3600
     watch_chunk: int = 200  # most blocks a watcher tick reads at once
+    rpc_batch_max: int = 100  # most calls in one JSON-RPC batch (nodes refuse, or time out on, large ones)
     settle: bool = True  # the watcher also sweeps paid orders into their splits (needs operator_key)
     settle_stuck_seconds: int = 180  # a settle transaction unmined this long is replaced with higher fees
     explorer_url: str = ""  # block explorer base, e.g. https://basescan.org; transactions link to <base>/tx/<hash>

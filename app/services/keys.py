@@ -6,12 +6,13 @@ import hmac
 import logging
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.domain.ids import new_key_id, new_key_secret
 from app.domain.scopes import SCOPES
-from app.errors import InsufficientScope, InvalidInput, NotFound
+from app.config import current_config
+from app.errors import Conflict, InsufficientScope, InvalidInput, NotFound
 from app.extensions import db
 from app.models import ApiKey, Merchant, utcnow
 
@@ -30,7 +31,7 @@ def create_key(merchant: Merchant, scopes: list[str], label: str = "",
     """Return the stored key and its secret (shown once).
 
     Raises InvalidInput on an unknown scope, InsufficientScope for a scope outside grantable (a key
-    can only make keys with scopes it holds itself).
+    can only make keys with scopes it holds itself), Conflict when the merchant holds MAX_ACTIVE_KEYS.
     """
     unknown = sorted(set(scopes) - set(SCOPES))
     if unknown or not scopes:
@@ -39,6 +40,7 @@ def create_key(merchant: Merchant, scopes: list[str], label: str = "",
     beyond = sorted(set(scopes) - grantable) if grantable is not None else []
     if beyond:
         raise InsufficientScope(f"A key can only grant scopes it holds itself; not {beyond}")
+    _refuse_beyond_limit(merchant, current_config().MAX_ACTIVE_KEYS)
     secret = new_key_secret()
     key = ApiKey(id=new_key_id(), merchant_id=merchant.id, key_hash=hash_secret(secret),
                  scopes=sorted(set(scopes)), label=label)
@@ -46,6 +48,16 @@ def create_key(merchant: Merchant, scopes: list[str], label: str = "",
     db.session.commit()
     logger.info("key created id=%s merchant=%s scopes=%s", key.id, merchant.id, key.scopes)
     return key, secret
+
+
+def _refuse_beyond_limit(merchant: Merchant, limit: int) -> None:
+    """Raise Conflict when the merchant already holds limit unrevoked keys (a soft limit: two concurrent
+    creations may both pass; it bounds how many keys, and so per-key rate limits, one merchant multiplies)."""
+    active = db.session.scalar(select(func.count()).select_from(ApiKey).where(
+        ApiKey.merchant_id == merchant.id, ApiKey.revoked_at.is_(None)))
+    if active >= limit:
+        raise Conflict(f"This merchant already has {active} active keys, the most allowed (MAX_ACTIVE_KEYS); "
+                       "revoke one it no longer uses first")
 
 
 def list_keys(merchant: Merchant) -> list[ApiKey]:

@@ -52,12 +52,13 @@ class OrderSettings:
     quote_ttl: timedelta
     chain: ChainSettings = field(default_factory=ChainSettings)
     read_eth_price: Callable[[], EthPrice | None] = lambda: None
+    max_open_orders: int = 10_000
 
     @classmethod
     def from_config(cls, config) -> OrderSettings:
         """Return the settings an app's Config gives (ETH read from its feed when configured)."""
         return cls(fee_tiers=config.FEE_TIERS, quote_ttl=config.quote_ttl(), chain=config.CHAIN,
-                   read_eth_price=eth_price_reader(config.CHAIN))
+                   read_eth_price=eth_price_reader(config.CHAIN), max_open_orders=config.MAX_OPEN_ORDERS)
 
 
 def create_order(merchant: Merchant, req: OrderRequest, settings: OrderSettings, actor: str) -> tuple[Order, bool]:
@@ -68,6 +69,7 @@ def create_order(merchant: Merchant, req: OrderRequest, settings: OrderSettings,
             return previous, True
     if not merchant.split_address:
         raise SplitRequired()
+    _refuse_beyond_open_limit(merchant, settings)
     order = _build_order(merchant, req, settings, actor)
     db.session.add(order)
     try:
@@ -86,6 +88,21 @@ def create_order(merchant: Merchant, req: OrderRequest, settings: OrderSettings,
     logger.info("order created receipt=%s merchant=%s total_cents=%d", order.receipt_id, merchant.id,
                 order.total_cents)
     return order, False
+
+
+def _refuse_beyond_open_limit(merchant: Merchant, settings: OrderSettings) -> None:
+    """Raise Conflict when the merchant has max_open_orders unpaid orders the watcher still watches (new, or
+    expired within the monitor window): each costs the watcher work every tick, for every merchant.
+
+    A soft limit (concurrent requests may pass it by a few); an attacker holding a key is bounded all the same.
+    """
+    since = utcnow() - settings.chain.monitor_window
+    open_orders = db.session.scalar(select(func.count()).select_from(Order).where(
+        Order.merchant_id == merchant.id, Order.status.in_([OrderStatus.GENERATED, OrderStatus.EXPIRED]),
+        Order.expires_at >= since))
+    if open_orders >= settings.max_open_orders:
+        raise Conflict(f"This merchant already has {open_orders} open unpaid orders, the most allowed "
+                       "(MAX_OPEN_ORDERS); unpaid orders stop counting once expired for longer than MONITOR_WINDOW")
 
 
 def _replay(merchant: Merchant, req: OrderRequest) -> Order | None:

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
 from eth_abi.exceptions import DecodingError
 from eth_account import Account
 from eth_utils import to_checksum_address
-from sqlalchemy import update
+from sqlalchemy import or_, update
 from web3 import Web3
 from web3.exceptions import (
     BadFunctionCallOutput,
@@ -31,12 +32,13 @@ from app.chain.contracts import BALANCE_OF_ABI, load_artifact
 from app.chain.settings import ETH, ChainSettings
 from app.errors import ChainUnavailable, Conflict, InvalidInput
 from app.extensions import db
-from app.models import Merchant
+from app.models import Merchant, utcnow
 
 logger = logging.getLogger(__name__)
 
 TOTAL_BPS = 10_000
 RECEIPT_TIMEOUT_SECONDS = 60
+CLAIM_SECONDS = 2 * RECEIPT_TIMEOUT_SECONDS  # longer than any deployment a live request still waits for
 MAX_PAYEES = 16  # a stored split with more payees than this is not read payee by payee
 CALL_ERRORS = (ContractLogicError, BadFunctionCallOutput, InsufficientData, DecodingError, OverflowError)
 
@@ -74,7 +76,7 @@ def configure_split(merchant: Merchant, chain: ChainSettings, address: str | Non
     """Return (split, created): deploy a new split, or register `address` after checking it on chain.
 
     Raises InvalidInput (the address is malformed or does not match), Conflict (the merchant already has
-    another split) or ChainUnavailable (chain not configured, RPC unreachable, deploy failed).
+    another split, or another request is deploying one) or ChainUnavailable (chain not configured, RPC unreachable, deploy failed).
     """
     wallet = to_checksum_address(merchant.wallet)
     address = _parse_address(address) if address is not None else None
@@ -82,13 +84,21 @@ def configure_split(merchant: Merchant, chain: ChainSettings, address: str | Non
     shares = _expected_shares(chain)
     if wallet == _platform(chain):
         raise InvalidInput(f"The merchant wallet {wallet} is the platform payee; a split needs two distinct payees")
-    db.end_reads()  # the chain work below may take a minute
-    w3 = connect(chain)
-    if address is None:
+    deploying = address is None
+    if deploying:
         _require(chain, "operator_key")
-        address = _deploy(w3, chain, wallet, shares)
-    else:
-        _verify(w3, chain, address, wallet, shares)
+        _claim_deployment(merchant)
+    db.end_reads()  # the chain work below may take a minute
+    try:
+        w3 = connect(chain)
+        if address is None:
+            address = _deploy(w3, chain, wallet, shares)
+        else:
+            _verify(w3, chain, address, wallet, shares)
+    except BaseException:
+        if deploying:
+            _release_claim(merchant)
+        raise
     created = _store(merchant, address)
     return _read(w3, chain, address, wallet), created
 
@@ -257,10 +267,37 @@ def _expected_runtime(w3: Web3, wallet: str, platform: str, shares: tuple[int, i
     return bytes(w3.eth.call({"data": constructor.data_in_transaction}))
 
 
+def _claim_deployment(merchant: Merchant) -> None:
+    """Mark the merchant's split as being deployed by this request (a committed compare-and-set); raises Conflict
+    when another request is deploying it or has stored a split meanwhile. Every deployment is paid by the
+    platform, so concurrent requests must not each send one. A claim older than CLAIM_SECONDS is abandoned
+    (its process died) and may be taken over."""
+    now = utcnow()
+    result = db.session.execute(update(Merchant).where(
+        Merchant.id == merchant.id, Merchant.split_address.is_(None),
+        or_(Merchant.split_deploy_started_at.is_(None),
+            Merchant.split_deploy_started_at < now - timedelta(seconds=CLAIM_SECONDS)))
+        .values(split_deploy_started_at=now))
+    db.session.commit()
+    if result.rowcount == 1:
+        return
+    db.session.refresh(merchant)
+    _refuse_replacement(merchant, None)
+    raise Conflict("A split deployment for this merchant is in progress; read it with GET /api/split in a few "
+                   "seconds rather than deploying again")
+
+
+def _release_claim(merchant: Merchant) -> None:
+    """Clear this request's deployment claim after a failure, so the merchant can try again at once."""
+    db.session.rollback()
+    db.session.execute(update(Merchant).where(Merchant.id == merchant.id).values(split_deploy_started_at=None))
+    db.session.commit()
+
+
 def _store(merchant: Merchant, address: str) -> bool:
     """Return True when address became the merchant's split, False when it already was; raises Conflict."""
     result = db.session.execute(update(Merchant).where(Merchant.id == merchant.id, Merchant.split_address.is_(None))
-                                .values(split_address=address))
+                                .values(split_address=address, split_deploy_started_at=None))
     db.session.commit()
     db.session.refresh(merchant)
     if result.rowcount == 1:

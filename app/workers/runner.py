@@ -3,29 +3,33 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 
 import redis
 
 from app.chain.client import make_web3
 from app.chain.settings import ChainSettings
-from app.workers.settler import Settler
-from app.workers.watcher import Watcher
 from app.config import Config
 from app.extensions import db
 from app.services import refunds
 from app.webhooks import delivery
+from app.workers.settler import Settler
+from app.workers.watcher import Watcher
 
 logger = logging.getLogger(__name__)
 
-LOCK_SECONDS = 60  # longer than the watcher's longest backoff, renewed after every tick
-STANDBY_SECONDS = 5
-DELIVER_LOCK = "tillpoint:deliver"
+# The lock is renewed by a thread of its own every RENEW_SECONDS, however long a tick or a backoff takes, so it
+# can be short: a killed watcher's lock lapses within LOCK_SECONDS and a standby polling every STANDBY_SECONDS
+# takes over within their sum (under 10 s).
+LOCK_SECONDS = 6
+RENEW_SECONDS = 2
+STANDBY_SECONDS = 1
 
 
-def lock_name(chain_id: int) -> str:
-    """Return the Redis key that elects the active watcher of a chain."""
-    return f"tillpoint:watcher:{chain_id}"
+def lock_name(prefix: str, chain_id: int) -> str:
+    """Return the Redis key that elects the active watcher of a chain within one deployment (its key prefix)."""
+    return f"{prefix}:watcher:{chain_id}"
 
 
 def run_watcher(config: Config, stop=lambda: False, standby_seconds: float = STANDBY_SECONDS) -> None:
@@ -38,16 +42,29 @@ def run_watcher(config: Config, stop=lambda: False, standby_seconds: float = STA
         logger.warning("REDIS_URL is not set: nothing stops a second watcher; run exactly one per chain")
         watcher.run(stop, after_tick=after_tick)
         return
-    lock = redis.Redis.from_url(config.REDIS_URL).lock(lock_name(chain.chain_id), timeout=LOCK_SECONDS)
+    # thread_local=False: the renewing thread must see the token the watcher's thread acquired with.
+    lock = redis.Redis.from_url(config.REDIS_URL).lock(lock_name(config.RATE_LIMIT_KEY_PREFIX, chain.chain_id),
+                                                       timeout=LOCK_SECONDS, thread_local=False)
     while not stop():
         if not _acquire(lock):
             time.sleep(standby_seconds)
             continue
         logger.info("watcher active chain=%d", chain.chain_id)
-        try:
-            watcher.run(lambda: stop() or not _renew(lock), after_tick=after_tick)
-        finally:
-            _release(lock)
+        _run_holding(lock, lambda should_stop: watcher.run(should_stop, after_tick=after_tick), stop)
+
+
+def _run_holding(lock, work, stop) -> None:
+    """Run work(should_stop) while a thread keeps the acquired lock renewed; it stops when stop() is true or the
+    lock is lost, then the lock is released."""
+    done = threading.Event()
+    renewer = threading.Thread(target=_keep, args=(lock, done), name="worker-lock", daemon=True)
+    renewer.start()
+    try:
+        work(lambda: stop() or done.is_set())
+    finally:
+        done.set()
+        renewer.join()
+        _release(lock)
 
 
 def run_deliverer(config: Config, stop=lambda: False, standby_seconds: float = STANDBY_SECONDS) -> None:
@@ -60,31 +77,14 @@ def run_deliverer(config: Config, stop=lambda: False, standby_seconds: float = S
         logger.warning("SQLite and no REDIS_URL: nothing stops a second `tillpoint deliver`; run exactly one")
         delivery.run(config, stop)
         return
-    lock = redis.Redis.from_url(config.REDIS_URL).lock(DELIVER_LOCK, timeout=LOCK_SECONDS)
+    lock = redis.Redis.from_url(config.REDIS_URL).lock(f"{config.RATE_LIMIT_KEY_PREFIX}:deliver",
+                                                       timeout=LOCK_SECONDS, thread_local=False)
     while not stop():
         if not _acquire(lock):
             time.sleep(standby_seconds)
             continue
         logger.info("webhook deliverer active")
-        try:
-            delivery.run(config, _stop_or_lost(lock, stop, standby_seconds))
-        finally:
-            _release(lock)
-
-
-def _stop_or_lost(lock, stop, seconds: float):
-    """Return a stop check that is also true once the lock is lost (renewing it at most every seconds)."""
-    renewed = [time.monotonic()]
-
-    def check() -> bool:
-        if stop():
-            return True
-        if time.monotonic() - renewed[0] < seconds:
-            return False
-        renewed[0] = time.monotonic()
-        return not _renew(lock)
-
-    return check
+        _run_holding(lock, lambda should_stop: delivery.run(config, should_stop), stop)
 
 
 def follow_up(w3, chain: ChainSettings):
@@ -108,8 +108,15 @@ def _acquire(lock) -> bool:
     try:
         return lock.acquire(blocking=False)
     except redis.RedisError:
-        logger.warning("redis unavailable: watcher standing by", exc_info=True)
+        logger.warning("redis unavailable: standing by", exc_info=True)
         return False
+
+
+def _keep(lock, done: threading.Event) -> None:
+    """Renew the lock every RENEW_SECONDS until done is set; set done when the lock is lost (the watcher stops)."""
+    while not done.wait(RENEW_SECONDS):
+        if not _renew(lock):
+            done.set()
 
 
 def _renew(lock) -> bool:
@@ -118,7 +125,7 @@ def _renew(lock) -> bool:
         lock.reacquire()
         return True
     except (redis.RedisError, redis.exceptions.LockError):
-        logger.warning("watcher lost its lock: standing by")
+        logger.warning("lost the lock: standing by")
         return False
 
 
@@ -126,4 +133,4 @@ def _release(lock) -> None:
     try:
         lock.release()
     except (redis.RedisError, redis.exceptions.LockError):
-        logger.info("watcher lock already gone")
+        logger.info("lock already gone")

@@ -19,8 +19,8 @@ from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import selectinload
 from web3 import Web3
 
-from app.chain import deposits, quotes, reorg
-from app.chain.client import eth_price_at, log_failure, read_eth_price
+from app.chain import deposits, identity, quotes, reorg
+from app.chain.client import balances_at, batch_calls, eth_price_at, log_failure, read_eth_price
 from app.chain.contracts import load_artifact
 from app.chain.events import (
     SETTLED_TOPIC,
@@ -45,6 +45,7 @@ from app.services.payments import Transfer
 logger = logging.getLogger(__name__)
 
 ADDRESS_CHUNK = 200
+ID_CHUNK = 1000
 UNKNOWN_SENDER = ZERO_ADDRESS  # an internal transfer's sender is not in any log
 
 
@@ -60,8 +61,14 @@ class Watcher:
 
     def tick(self, now: datetime | None = None) -> int:
         """Process the next chunk of blocks; return how many. Raises on RPC failure (cursor unchanged)."""
+        genesis = identity.verify(self.w3, self.chain.chain_id, db.session.get(ChainCursor, self.chain.chain_id))
         head = self.w3.eth.block_number
         cursor = self._cursor(head)
+        if head < cursor:
+            # A node still syncing (or a load balancer's lagging one) lacks our blocks: not a reorg, so wait.
+            logger.info("rpc behind the cursor chain=%d head=%d cursor=%d", self.chain.chain_id, head, cursor)
+            db.session.rollback()
+            return 0
         fork = reorg.find_fork(self.w3, self.chain.chain_id, cursor)
         rolled_back = reorg.rollback(self.chain.chain_id, fork) if fork is not None else set()
         cursor = fork if fork is not None else cursor
@@ -75,7 +82,8 @@ class Watcher:
         market_rates = self._market_rates(transfers, watched)
         # Payments and sweeps that were unconfirmed when this tick began may have become confirmed since.
         touched = rolled_back | self._orders_with_activity_since(cursor - self.chain.confirmations)
-        self._commit(head, end, blocks, transfers, sweeps, watched, touched, now or utcnow(), market_rates)
+        self._commit(head, end, blocks, transfers, sweeps, watched, touched, now or utcnow(), genesis,
+                     market_rates)
         return len(blocks)
 
     def run(self, stop=lambda: False, idle_seconds: float = 1.0, after_tick=None) -> None:
@@ -87,6 +95,10 @@ class Watcher:
             try:
                 processed = self.tick()
                 backoff, self.chunk = 0.5, min(self.chain.watch_chunk, self.chunk * 2)
+            except identity.WrongChain:
+                db.session.rollback()
+                logger.error("watcher stopped: the RPC serves another chain; nothing was written")
+                raise
             except Exception as exc:  # noqa: BLE001 - any RPC/DB failure: log, keep the cursor, retry
                 db.session.rollback()
                 self.chunk = max(1, self.chunk // 2)
@@ -110,10 +122,8 @@ class Watcher:
         return cursor.block_number
 
     def _blocks(self, first: int, last: int) -> list:
-        with self.w3.batch_requests() as batch:
-            for number in range(first, last + 1):
-                batch.add(self.w3.eth.get_block(number, full_transactions=True))
-            blocks = batch.execute()
+        blocks = batch_calls(self.w3, lambda number: self.w3.eth.get_block(number, full_transactions=True),
+                             range(first, last + 1), self.chain.rpc_batch_max)
         reorg.check_continuity(self.chain.chain_id, first - 1, blocks)
         return blocks
 
@@ -168,10 +178,9 @@ class Watcher:
         logs = self._logs(first, last, blocks, [self.chain.factory], SETTLED_TOPIC, 2, list(by_ref))
         if not logs:
             return []
-        with self.w3.batch_requests() as batch:
-            for tx_hash in dict.fromkeys(_hex(log["transactionHash"]) for log in logs):
-                batch.add(self.w3.eth.get_transaction_receipt(tx_hash))
-            receipts = {_hex(r["transactionHash"]): r for r in batch.execute()}
+        tx_hashes = list(dict.fromkeys(_hex(log["transactionHash"]) for log in logs))
+        receipts = {_hex(r["transactionHash"]): r for r in batch_calls(
+            self.w3, self.w3.eth.get_transaction_receipt, tx_hashes, self.chain.rpc_batch_max)}
         times = {block["number"]: _time(block["timestamp"]) for block in blocks}
         found = []
         for log in logs:
@@ -238,10 +247,8 @@ class Watcher:
         if last_block is None or not eth_orders:
             return []
         number = last_block["number"]
-        with self.w3.batch_requests() as batch:
-            for address in eth_orders:
-                batch.add(self.w3.eth.get_balance(to_checksum_address(address), number))
-            balances = dict(zip(eth_orders, batch.execute()))
+        addresses = list(eth_orders)
+        balances = dict(zip(addresses, balances_at(self.w3, addresses, number, self.chain.rpc_batch_max)))
         held = self._recorded_eth(eth_orders, seen, swept)
         return [Transfer(tx_hash=f"balance:{address}@{number}", log_index=-2, block_number=number,
                          block_hash=_hex(last_block["hash"]), block_time=_time(last_block["timestamp"]), symbol=ETH,
@@ -253,10 +260,12 @@ class Watcher:
         """Return the ETH each address should hold by our records: payments in, less sweeps out."""
         address_of = {order.id: address for address, order in eth_orders.items()}
         held = dict.fromkeys(eth_orders, 0)
+        ids = list(address_of)
         for model, sign in ((Payment, 1), (Sweep, -1)):
-            for order_id, amount in db.session.execute(select(model.order_id, model.amount_base_units).where(
-                    model.order_id.in_(address_of), model.symbol == ETH)).all():
-                held[address_of[order_id]] += sign * amount
+            for start in range(0, len(ids), ID_CHUNK):  # databases bound the parameters of one statement
+                for order_id, amount in db.session.execute(select(model.order_id, model.amount_base_units).where(
+                        model.order_id.in_(ids[start:start + ID_CHUNK]), model.symbol == ETH)).all():
+                    held[address_of[order_id]] += sign * amount
         for payment in seen:
             if payment.symbol == ETH and payment.to_address.lower() in held:
                 held[payment.to_address.lower()] += payment.amount_base_units
@@ -279,7 +288,7 @@ class Watcher:
         return {block: quotes.usd_rate(price) for block, price in found.items() if price and price.answer > 0}
 
     def _commit(self, head: int, end: int, blocks: list, transfers: list[Transfer], sweeps: list[Sweep],
-                watched: dict[str, Order], touched: set[int], now: datetime,
+                watched: dict[str, Order], touched: set[int], now: datetime, genesis: str,
                 market_rates: dict[int, Decimal] | None = None) -> None:
         by_order: dict[int, list[Transfer]] = {}
         for payment in transfers:
@@ -295,7 +304,7 @@ class Watcher:
                                                         ChainBlock.number >= blocks[0]["number"]))
         db.session.add_all([ChainBlock(chain_id=self.chain.chain_id, number=block["number"],
                                        hash=_hex(block["hash"])) for block in blocks])
-        self._move_cursor(end)
+        self._move_cursor(end, genesis)
         db.session.flush()
         paid, swept = payments.rows_by_order(Payment, list(orders)), payments.rows_by_order(Sweep, list(orders))
         for order_id, order in orders.items():
@@ -306,12 +315,12 @@ class Watcher:
         db.session.commit()
         pay_events.publish(order.receipt_id for order in orders.values())  # open pay pages re-read their status
 
-    def _move_cursor(self, end: int) -> None:
+    def _move_cursor(self, end: int, genesis: str) -> None:
         cursor = db.session.get(ChainCursor, self.chain.chain_id, with_for_update=True)
         if cursor is None:
-            db.session.add(ChainCursor(chain_id=self.chain.chain_id, block_number=end))
-        else:
-            cursor.block_number = end
+            db.session.add(ChainCursor(chain_id=self.chain.chain_id, block_number=end, genesis_hash=genesis))
+        else:  # a cursor stored before genesis hashes were recorded adopts the chain it is on now
+            cursor.block_number, cursor.genesis_hash = end, genesis
 
     def _orders_with_activity_since(self, block: int) -> set[int]:
         """Return the orders with a payment or a sweep above block."""

@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import update
 
+from app import create_app
 from app.models import ApiKey, utcnow
 
 
@@ -76,3 +77,16 @@ def test_orders_read_is_not_a_scope_receipts_read_reads_orders(client, shop, fac
     assert "scopes" in response.json["fields"]
     reader = {"x-api-key": factory.key(shop.merchant, ["receipts:read"])}
     assert client.get("/api/receipts", headers=reader).status_code == 200
+
+
+def test_a_merchant_cannot_hold_more_active_keys_than_the_limit(app, shop):
+    client = create_app(app.config["TILLPOINT"].with_overrides(MAX_ACTIVE_KEYS=3)).test_client()
+    made = [client.post("/api/keys", json={"scopes": ["orders:create"]}, headers=shop.headers) for _ in range(2)]
+    assert [r.status_code for r in made] == [201, 201], "the shop's own key is the first of three"
+
+    refused = client.post("/api/keys", json={"scopes": ["orders:create"]}, headers=shop.headers)
+
+    assert refused.status_code == 409 and refused.json["error"] == "conflict"
+    assert "3 active keys" in refused.json["message"] and "MAX_ACTIVE_KEYS" in refused.json["message"]
+    client.delete(f"/api/keys/{made[0].json['key']['id']}", headers=shop.headers)
+    assert client.post("/api/keys", json={"scopes": ["orders:create"]}, headers=shop.headers).status_code == 201

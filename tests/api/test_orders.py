@@ -280,3 +280,22 @@ def test_unknown_item_error_names_every_unknown_line_in_fields(client, shop, cou
     assert all(name in response.json["message"] for name in ("NOPE-1", "inv_missing", "NOPE-3"))
     assert (response.json["item"], response.json["line"]) == ({"sku": "NOPE-1"}, 0)
     assert count_rows(Order) == 0
+
+
+def test_a_merchant_cannot_hold_more_open_unpaid_orders_than_the_limit(app, shop, factory, in_app):
+    client = create_app(app.config["TILLPOINT"].with_overrides(MAX_OPEN_ORDERS=2)).test_client()
+    first, _ = (post_order(client, shop, CA_COFFEE).json["receipt"] for _ in range(2))
+    other = factory.merchant("Other Shop")
+    factory.item(other, "TEA", "1.00")
+    other_key = {"x-api-key": factory.key(other)}
+
+    refused = post_order(client, shop, CA_COFFEE)
+
+    assert refused.status_code == 409 and refused.json["error"] == "conflict"
+    assert "2 open unpaid orders" in refused.json["message"] and "MAX_OPEN_ORDERS" in refused.json["message"]
+    assert client.post("/api/orders", json={"items": [{"sku": "TEA", "qty": 1}]}, headers=other_key).status_code == 200
+    with in_app() as session:  # an order expired beyond the monitor window is no longer watched, nor counted
+        order = session.query(Order).filter_by(receipt_id=first["receiptId"]).one()
+        order.expires_at = utcnow() - timedelta(days=2)
+        session.commit()
+    assert post_order(client, shop, CA_COFFEE).status_code == 200

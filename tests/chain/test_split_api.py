@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 import pytest
@@ -305,3 +307,28 @@ def test_the_cli_registers_a_split_only_after_checking_it_on_chain(cli, w3, acco
 
     code, created = cli("merchants", "create", "--wallet", wallet, "--name", "Cli", "--split", good.lower())
     assert code == 0 and created["split"] == good
+
+
+def test_sixteen_concurrent_deploys_send_one_split_deployment(app, split_settings, w3, accounts, headers,
+                                                              stored_split):
+    server = app_with(app, split_settings)
+    # Record the key's first use now: that write takes a second pooled connection per request, and 16 at once
+    # would exhaust one process's pool (5 + 10) before any deploy begins.
+    assert server.test_client().get("/api/split", headers=headers).status_code == 200
+    sent_before = w3.eth.get_transaction_count(accounts.platform.address)
+    start = threading.Barrier(16)
+
+    def deploy_split(_):
+        start.wait()
+        response = server.test_client().post("/api/split", json={}, headers=headers)
+        return response.status_code, response.json
+
+    with ThreadPoolExecutor(16) as pool:
+        answers = list(pool.map(deploy_split, range(16)))
+
+    assert w3.eth.get_transaction_count(accounts.platform.address) - sent_before == 1, "one deploy transaction"
+    codes = sorted(code for code, _ in answers)
+    assert codes.count(201) == 1 and set(codes) <= {200, 201, 409}, answers
+    assert all(body["error"] == "conflict" and ("in progress" in body["message"] or "already uses" in body["message"])
+               for code, body in answers if code == 409)
+    assert all(body["split"]["address"] == stored_split() for code, body in answers if code in (200, 201))

@@ -168,8 +168,8 @@ def test_rpc_outage_is_retried_and_the_watcher_catches_up_while_the_api_serves(
 
 def test_only_one_watcher_runs_per_chain_with_redis(chain_app, chain_settings, redis_url, caplog):
     client = redis.Redis.from_url(redis_url)
-    client.delete(lock_name(chain_settings.chain_id))
     config = chain_app.config["TILLPOINT"].with_overrides(REDIS_URL=redis_url)
+    client.delete(lock_name(config.RATE_LIMIT_KEY_PREFIX, chain_settings.chain_id))
     stops = {name: threading.Event() for name in ("first", "second")}
     caplog.set_level(logging.INFO, logger="app.workers.runner")
 
@@ -196,7 +196,8 @@ def test_only_one_watcher_runs_per_chain_with_redis(chain_app, chain_settings, r
             event.set()
         for thread in threads.values():
             thread.join(30)
-    assert client.get(lock_name(chain_settings.chain_id)) is None, "the lock is released on stop"
+    name = lock_name(config.RATE_LIMIT_KEY_PREFIX, chain_settings.chain_id)
+    assert client.get(name) is None, "the lock is released on stop"
 
 
 def test_rpc_failures_are_logged_without_the_rpc_url(chain_app, chain_settings, caplog):
@@ -209,3 +210,58 @@ def test_rpc_failures_are_logged_without_the_rpc_url(chain_app, chain_settings, 
             stop=lambda: next(ticks, None) is None, after_tick=lambda: None)
     assert "watcher tick failed" in caplog.text and "ConnectionError" in caplog.text
     assert "SECRET-PROVIDER-KEY" not in caplog.text
+
+
+def test_watchers_of_two_deployments_sharing_a_redis_do_not_block_each_other(chain_app, chain_settings, redis_url,
+                                                                             caplog):
+    base = chain_app.config["TILLPOINT"].with_overrides(REDIS_URL=redis_url)
+    configs = {name: base.with_overrides(RATE_LIMIT_KEY_PREFIX=f"deployment-{name}-{time.time_ns()}")
+               for name in ("shop-a", "shop-b")}
+    stop = threading.Event()
+    caplog.set_level(logging.INFO, logger="app.workers.runner")
+
+    def watch(name: str):
+        with chain_app.app_context():
+            run_watcher(configs[name], stop=stop.is_set, standby_seconds=0.05)
+
+    threads = [threading.Thread(target=watch, args=(name,), name=name, daemon=True) for name in configs]
+    for thread in threads:
+        thread.start()
+    try:
+        wait_for(lambda: {r.threadName for r in caplog.records if "watcher active" in r.getMessage()} == set(configs),
+                 10)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(30)
+
+
+@pytest.mark.slow
+def test_a_standby_watcher_takes_over_within_10_s_of_the_active_one_being_killed(database_url, chain_settings,
+                                                                                 redis_url, tmp_path):
+    env = watcher_env(database_url, chain_settings, REDIS_URL=redis_url, SETTLER="off",
+                      RATE_LIMIT_KEY_PREFIX=f"takeover-{time.time_ns()}")
+    logs = {name: tmp_path / f"{name}.log" for name in ("first", "second")}
+    processes = {}
+    for name, path in logs.items():
+        with path.open("w") as log:
+            processes[name] = subprocess.Popen([str(TILLPOINT), "watch"], env=env, stderr=log)
+
+    def active() -> list[str]:
+        return [name for name, path in logs.items() if "watcher active" in path.read_text()]
+
+    try:
+        [winner] = wait_for(active, 60, 0.05)
+        standby = next(name for name in logs if name != winner)
+        time.sleep(3)  # the active one has renewed its lock at least once
+        assert active() == [winner]
+        processes[winner].send_signal(signal.SIGKILL)
+        killed_at = time.monotonic()
+        wait_for(lambda: standby in active(), 30, 0.05)
+        took = time.monotonic() - killed_at
+    finally:
+        for process in processes.values():
+            process.kill()
+            process.wait(10)
+    print(f"standby took over {took:.1f} s after SIGKILL (goal < 10 s)")
+    assert took < 10, f"the standby took over after {took:.1f} s"

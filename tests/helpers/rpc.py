@@ -13,6 +13,7 @@ class RecordingRpc:
     def __init__(self, upstream: str) -> None:
         self.upstream = upstream
         self.calls: list[tuple[str, list]] = []
+        self.batch_sizes: list[int] = []  # of each JSON-RPC batch request (a single call is not a batch)
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
@@ -37,6 +38,8 @@ class RecordingRpc:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 request = json.loads(body)
+                if isinstance(request, list):
+                    rpc.batch_sizes.append(len(request))
                 for call in request if isinstance(request, list) else [request]:
                     rpc.calls.append((call["method"], call.get("params") or []))
                 upstream = urllib.request.Request(rpc.upstream, data=body, headers={"Content-Type": "application/json"})

@@ -322,7 +322,7 @@ def test_retry_delays_follow_the_schedule_within_the_jitter():
 
 def test_on_sqlite_only_the_holder_of_the_redis_lock_delivers(hooks, app, redis_url):
     config = hooks.config.with_overrides(REDIS_URL=redis_url)
-    held = redis.Redis.from_url(redis_url).lock(runner.DELIVER_LOCK, timeout=30)
+    held = redis.Redis.from_url(redis_url).lock(f"{config.RATE_LIMIT_KEY_PREFIX}:deliver", timeout=30)
     assert held.acquire(blocking=False)
     stopping = threading.Event()
 
