@@ -46,6 +46,7 @@ class Config:
     # (the page polls /status beyond that) and closes each after PAY_STREAM_SECONDS (the browser reconnects).
     PAY_STREAMS: int = 2
     PAY_STREAM_SECONDS: int = 120
+    LEDGER_MAX_DAYS: int = 366  # the longest window one /api/ledger/summary request reads
     # Webhook URLs naming private, loopback, link-local or metadata addresses: None = allowed in dev/test only.
     WEBHOOK_ALLOW_PRIVATE: bool | None = None
 
@@ -199,6 +200,7 @@ ENV_SETTINGS: dict[str, tuple[str, Parser]] = {
     "PAY_FRAME_ANCESTORS": ("PAY_FRAME_ANCESTORS", lambda text: tuple(text.split())),
     "PAY_STREAMS": ("PAY_STREAMS", int),
     "PAY_STREAM_SECONDS": ("PAY_STREAM_SECONDS", int),
+    "LEDGER_MAX_DAYS": ("LEDGER_MAX_DAYS", int),
     "WEBHOOK_ALLOW_PRIVATE": ("WEBHOOK_ALLOW_PRIVATE", lambda text: parse_bool(text) if text.strip() else None),
 }
 CHAIN_ENV_SETTINGS: dict[str, tuple[str, Parser]] = {
