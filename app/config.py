@@ -7,6 +7,7 @@ from datetime import timedelta
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
+import limits
 from flask import current_app
 
 from app.chain.settings import ChainSettings, checksum_or_empty, parse_tokens
@@ -32,7 +33,10 @@ class Config:
     FEE_TIERS: tuple[FeeTier, ...] = field(default_factory=lambda: parse_fee_tiers(DEFAULT_FEE_TIERS))
     INSTANCE_PATH: str = ""
     CHAIN: ChainSettings = field(default_factory=ChainSettings)
-    RATE_LIMIT: str = "600 per minute"  # per subscription key, or per client address without one
+    RATE_LIMIT: str = "600 per minute"  # per subscription key (or session, or gateway-stamped wallet)
+    RATE_LIMIT_PUBLIC: str = "600 per minute"  # public reads (x-wallet) and keyless API calls, per client address
+    RATE_LIMIT_AUTH: str = "60 per minute"  # /auth/* (sign-in nonces, login), per client address
+    RATE_LIMIT_PAY: str = "300 per minute"  # shopper pages of one receipt, per (receipt, client address)
     RATE_LIMIT_KEY_PREFIX: str = "tillpoint"
     # Signs session JWTs (HS256); required outside dev/test. Secrets are kept out of repr (and so of logs).
     SECRET_KEY: str = field(default="", repr=False)
@@ -172,6 +176,15 @@ def bps_in_range(text: str) -> int:
     return value
 
 
+def rate_limit_text(text: str) -> str:
+    """Return text if it is a rate limit such as `600 per minute` (or `10/second;100/hour`); raises ValueError."""
+    try:
+        limits.parse_many(text)
+    except ValueError as exc:
+        raise ValueError(f"must be a rate limit such as '600 per minute', not {text!r}") from exc
+    return text
+
+
 def _without_trailing_slash(text: str) -> str:
     return text.rstrip("/")
 
@@ -189,7 +202,10 @@ ENV_SETTINGS: dict[str, tuple[str, Parser]] = {
     "PUBLIC_URL": ("PUBLIC_URL", _without_trailing_slash),
     "QUOTE_TTL": ("QUOTE_TTL_SECONDS", int),
     "FEE_TIERS": ("FEE_TIERS", parse_fee_tiers),
-    "RATE_LIMIT": ("RATE_LIMIT", str),
+    "RATE_LIMIT": ("RATE_LIMIT", rate_limit_text),
+    "RATE_LIMIT_PUBLIC": ("RATE_LIMIT_PUBLIC", rate_limit_text),
+    "RATE_LIMIT_AUTH": ("RATE_LIMIT_AUTH", rate_limit_text),
+    "RATE_LIMIT_PAY": ("RATE_LIMIT_PAY", rate_limit_text),
     "RATE_LIMIT_KEY_PREFIX": ("RATE_LIMIT_KEY_PREFIX", str),
     "SECRET_KEY": ("SECRET_KEY", str),
     "SESSION_TTL": ("SESSION_TTL_SECONDS", int),

@@ -1,18 +1,38 @@
-"""Rate limits (DESIGN.md §9): one bucket per caller across every route, and the 429 in the error model."""
+"""Rate limits (DESIGN.md §9): a bucket per route family and caller, and the 429 in the error model.
+
+Families, each with its own setting: the keyed API per key (RATE_LIMIT), public reads named by `x-wallet`
+per client address (RATE_LIMIT_PUBLIC), sign-in per client address (RATE_LIMIT_AUTH), and the shopper's
+pages (page, status, events, QR, receipt, requote) per receipt and client address (RATE_LIMIT_PAY), so a
+shopper polling a page, or thirty shoppers behind one proxy, never lock anyone else out.
+"""
 from __future__ import annotations
 
 import hashlib
 
-from flask import Flask, request
+from flask import Flask, Response, request
 from flask_limiter import Limiter, RateLimitExceeded
 
 from app.auth import edge, sessions
 from app.auth.keys import active_key
-from app.config import current_config
-from app.errors import RateLimited, render
+from app.config import Config, current_config
+from app.errors import PAGE_PREFIXES, RateLimited, render
+
+PAY, AUTH, PUBLIC, API = "pay", "auth", "public", "api"
 
 
 def rate_limit_key() -> str:
+    """Return the bucket a request counts against: its route family, then who is asking (see caller_key)."""
+    family = route_family()
+    if family == PAY:
+        receipt_id = (request.view_args or {}).get("receipt_id", "-")
+        return f"pay:{receipt_id}:{client_address()}"
+    if family == AUTH:
+        return "auth:ip:" + client_address()
+    caller = caller_key()
+    return caller if caller.startswith(("wallet:", "key:", "session:")) else "public:" + caller
+
+
+def caller_key() -> str:
     """Return who a request counts against: the gateway-stamped wallet, its subscription key (by hash) if
     that key exists, its signed-in wallet, else its client address (so made-up keys share one bucket)."""
     if stamped := edge.stamped_wallet():
@@ -25,6 +45,15 @@ def rate_limit_key() -> str:
     return "ip:" + client_address()
 
 
+def route_family() -> str:
+    """Return the request's route family: pay (shopper pages), auth (sign-in), else the API (keyed or public)."""
+    if request.path.startswith(PAGE_PREFIXES):
+        return PAY
+    if request.path.startswith("/auth/"):
+        return AUTH
+    return API
+
+
 def client_address() -> str:
     """Return the caller's address: behind the gateway, the last X-Forwarded-For hop (the one it appended)."""
     forwarded = request.headers.get("X-Forwarded-For", "")
@@ -34,8 +63,14 @@ def client_address() -> str:
 
 
 def configured_rate_limit() -> str:
-    """Return the RATE_LIMIT setting of the current app."""
-    return current_config().RATE_LIMIT
+    """Return the limit of the request's bucket: RATE_LIMIT_PAY, _AUTH or _PUBLIC, else RATE_LIMIT."""
+    return family_limit(current_config(), rate_limit_key().split(":", 1)[0])
+
+
+def family_limit(config: Config, bucket_kind: str) -> str:
+    """Return the configured limit for a bucket kind (pay, auth, public; a caller's own bucket otherwise)."""
+    return {PAY: config.RATE_LIMIT_PAY, AUTH: config.RATE_LIMIT_AUTH,
+            PUBLIC: config.RATE_LIMIT_PUBLIC}.get(bucket_kind, config.RATE_LIMIT)
 
 
 # Redis-backed when REDIS_URL is set, so all workers share each bucket.
@@ -45,8 +80,17 @@ limiter = Limiter(key_func=rate_limit_key, application_limits=[configured_rate_l
 
 def init_app(app: Flask) -> None:
     """Bind the limiter to app and answer its 429 through the one error renderer, with resetAt in ms."""
+    # Registered before the limiter's own hook so that it runs after it (Flask runs them in reverse).
+    app.after_request(_retry_after_only_on_429)
     limiter.init_app(app)
     app.register_error_handler(RateLimitExceeded, _rate_limited)
+
+
+def _retry_after_only_on_429(response: Response) -> Response:
+    """Drop the Retry-After the limiter adds to every answer: it tells a client to wait, so only a 429 has it."""
+    if response.status_code != 429:
+        response.headers.pop("Retry-After", None)
+    return response
 
 
 def _rate_limited(error: RateLimitExceeded):
