@@ -45,6 +45,8 @@ class Config:
     ADMIN_WALLETS: frozenset[str] = frozenset()  # lowercase wallets that sign in as platform_admin
     EDGE_SECRET: str = field(default="", repr=False)
     EDGE_ONLY: bool = False
+    # A reverse proxy (nginx, deploy/) is in front: the client address is the last X-Forwarded-For hop it appended.
+    BEHIND_PROXY: bool = False
     PAY_FRAME_ANCESTORS: tuple[str, ...] = ()  # origins allowed to frame /pay/ pages; none by default
     # Live status streams: each holds a server thread, so each process serves at most PAY_STREAMS at once
     # (the page polls /status beyond that) and closes each after PAY_STREAM_SECONDS (the browser reconnects).
@@ -213,6 +215,7 @@ ENV_SETTINGS: dict[str, tuple[str, Parser]] = {
     "ADMIN_WALLETS": ("ADMIN_WALLETS", parse_wallets),
     "EDGE_SECRET": ("EDGE_SECRET", str),
     "EDGE_ONLY": ("EDGE_ONLY", parse_bool),
+    "BEHIND_PROXY": ("BEHIND_PROXY", parse_bool),
     "PAY_FRAME_ANCESTORS": ("PAY_FRAME_ANCESTORS", lambda text: tuple(text.split())),
     "PAY_STREAMS": ("PAY_STREAMS", int),
     "PAY_STREAM_SECONDS": ("PAY_STREAM_SECONDS", int),

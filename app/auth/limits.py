@@ -55,9 +55,10 @@ def route_family() -> str:
 
 
 def client_address() -> str:
-    """Return the caller's address: behind the gateway, the last X-Forwarded-For hop (the one it appended)."""
+    """Return the caller's address: behind the gateway or our own proxy (BEHIND_PROXY), the last X-Forwarded-For
+    hop (the one it appended; earlier hops are whatever the client sent)."""
     forwarded = request.headers.get("X-Forwarded-For", "")
-    if forwarded and edge.came_through_edge():
+    if forwarded and (current_config().BEHIND_PROXY or edge.came_through_edge()):
         return forwarded.split(",")[-1].strip()
     return request.remote_addr or "unknown"
 

@@ -33,3 +33,12 @@ def test_demo_takes_the_reference_order_and_it_is_paid_then_settled(demo, demo_e
         time.sleep(0.1)
     assert [change["status"] for change in done["statusHistory"]] == ["generated", "pending", "paid", "completed"]
     assert [sweep["verified"] for sweep in done["sweeps"]] == [True]
+
+
+def test_a_second_dev_in_the_same_checkout_refuses_naming_the_running_one(demo, demo_env):
+    second = subprocess.run([str(TILLPOINT), "dev", "--port", "0"], env=demo_env, capture_output=True, text=True,
+                            timeout=60)
+    assert second.returncode != 0
+    assert "already running" in second.stderr and demo["Server"] in second.stderr, second.stderr
+    body = {"items": [{"sku": "COFFEE-001", "qty": 1}]}
+    assert call(demo["Server"] + "/api/orders", demo["API key"], body)["ok"], "the running demo kept its database"
