@@ -35,14 +35,14 @@ def create_app(config: Config | None = None) -> Flask:
     from app.auth.views import bp as auth_bp
     from app.pay import views as pay_views
 
-    limits.init_app(app)
+    limiter = limits.init_app(app)
     edge.init_app(app)
     security.init_app(app)
     app.register_blueprint(api_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(meta_bp)
     pay_views.init_app(app)
-    limits.limiter.exempt(meta_bp)
+    limiter.exempt(meta_bp)
     return app
 
 

@@ -2,6 +2,7 @@
 slow clients trickle header bytes (gunicorn alone gives each of them a thread and stops answering)."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -131,3 +132,20 @@ def test_nginx_in_front_keeps_health_and_orders_answering_within_1_s_through_64_
     assert len(answers) >= 20
     assert {(name, status) for name, status, _ in answers} == {("healthz", 200), ("orders", 200)}
     assert slowest < 1.0
+
+
+def test_pay_page_events_pass_through_nginx_unbuffered(front, shop):
+    port = int(front.rsplit(":", 1)[1])
+    order = {"Content-Type": "application/json", "Ocp-Apim-Subscription-Key": shop.key}
+    request = urllib.request.Request(front + "/api/orders", data=BODY, headers=order)
+    with urllib.request.urlopen(request, timeout=10) as response:
+        receipt_id = json.loads(response.read())["receipt"]["receiptId"]
+    started = time.monotonic()
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+        conn.sendall(f"GET /pay/{receipt_id}/events HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        seen = b""
+        while b"event: status" not in seen:
+            chunk = conn.recv(4096)
+            assert chunk, "nginx closed the stream"
+            seen += chunk
+    assert b"text/event-stream" in seen and time.monotonic() - started < 2, "the first event came at once"

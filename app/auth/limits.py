@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 
-from flask import Flask, Response, request
+from flask import Flask, Response, current_app, request
 from flask_limiter import Limiter, RateLimitExceeded
 
 from app.auth import edge, sessions
@@ -74,17 +74,22 @@ def family_limit(config: Config, bucket_kind: str) -> str:
             PUBLIC: config.RATE_LIMIT_PUBLIC}.get(bucket_kind, config.RATE_LIMIT)
 
 
-# Redis-backed when REDIS_URL is set, so all workers share each bucket.
-limiter = Limiter(key_func=rate_limit_key, application_limits=[configured_rate_limit], headers_enabled=True,
-                  strategy="fixed-window", in_memory_fallback_enabled=True)
+EXTENSION = "tillpoint_limiter"
 
 
-def init_app(app: Flask) -> None:
-    """Bind the limiter to app and answer its 429 through the one error renderer, with resetAt in ms."""
+def init_app(app: Flask) -> Limiter:
+    """Bind a limiter of this app's own (Redis-backed when REDIS_URL is set, so all workers share each bucket)
+    and answer its 429 through the one error renderer, with resetAt in ms; return it."""
+    # One per app, not one per process: flask-limiter keeps the first app's key prefix and a dead-storage flag
+    # on the instance, which a second app (tests, or two apps in one process) must not inherit.
+    limiter = Limiter(key_func=rate_limit_key, application_limits=[configured_rate_limit], headers_enabled=True,
+                      strategy="fixed-window", in_memory_fallback_enabled=True)
     # Registered before the limiter's own hook so that it runs after it (Flask runs them in reverse).
     app.after_request(_retry_after_only_on_429)
     limiter.init_app(app)
+    app.extensions[EXTENSION] = limiter
     app.register_error_handler(RateLimitExceeded, _rate_limited)
+    return limiter
 
 
 def _retry_after_only_on_429(response: Response) -> Response:
@@ -95,6 +100,6 @@ def _retry_after_only_on_429(response: Response) -> Response:
 
 
 def _rate_limited(error: RateLimitExceeded):
-    limit = limiter.current_limit
+    limit = current_app.extensions[EXTENSION].current_limit
     reset_ms = int(limit.reset_at * 1000) if limit else None
     return render(RateLimited(f"Rate limit exceeded: {error.description}", resetAt=reset_ms))

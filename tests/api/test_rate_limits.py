@@ -28,9 +28,18 @@ def limited(app):
     def build(**overrides):
         settings = {name: "3 per minute" for name in FAMILY_LIMITS}
         settings.update(RATE_LIMIT_KEY_PREFIX=f"test-{uuid.uuid4().hex}", **overrides)
-        return create_app(app.config["TILLPOINT"].with_overrides(**settings)).test_client()
+        client = create_app(app.config["TILLPOINT"].with_overrides(**settings)).test_client()
+        # A client address of its own: address buckets of earlier tests (same minute) are never shared.
+        client.environ_base["REMOTE_ADDR"] = unique_address()
+        return client
 
     return build
+
+
+def unique_address() -> str:
+    """Return a documentation-range address no other test in this run uses."""
+    number = uuid.uuid4().int
+    return f"198.{18 + number % 2}.{number // 2 % 256}.{number // 512 % 254 + 1}"
 
 
 def test_every_response_carries_the_limit_headers_and_the_fourth_is_429(limited, shop):
@@ -161,3 +170,17 @@ def test_retry_after_is_sent_only_on_a_429(limited, shop):
 def test_a_malformed_rate_limit_setting_names_the_variable(variable):
     with pytest.raises(ValueError, match=variable):
         Config.from_env({variable: "lots"})
+
+
+def test_behind_our_proxy_each_forwarded_client_has_its_own_bucket(limited, shop):
+    client = limited(BEHIND_PROXY=True)
+    wallet = {"x-wallet": shop.merchant.wallet}
+
+    def reads(forwarded: str) -> list[int]:
+        return [client.get("/api/inventory", headers={**wallet, "X-Forwarded-For": forwarded}).status_code
+                for _ in range(4)]
+
+    first, second = unique_address(), unique_address()
+    assert reads(first) == [200, 200, 200, 429]
+    assert reads(f"10.0.0.1, {second}") == [200, 200, 200, 429], "the last hop (nginx's) counts, not the first"
+    assert reads(f"10.0.0.2, {first}")[0] == 429, "a made-up first hop buys no new bucket"
