@@ -1,7 +1,8 @@
 """Rate limits (DESIGN.md §9): a bucket per route family and caller, and the 429 in the error model.
 
 Families, each with its own setting: the keyed API per key (RATE_LIMIT), public reads named by `x-wallet`
-per client address (RATE_LIMIT_PUBLIC), sign-in per client address (RATE_LIMIT_AUTH), and the shopper's
+per client address (RATE_LIMIT_PUBLIC), sign-in before there is a session per client address
+(RATE_LIMIT_AUTH; once signed in, /auth counts against the session's bucket), and the shopper's
 pages (page, status, events, QR, receipt, requote) per receipt and client address (RATE_LIMIT_PAY), so a
 shopper polling a page, or thirty shoppers behind one proxy, never lock anyone else out.
 """
@@ -26,10 +27,10 @@ def rate_limit_key() -> str:
     if family == PAY:
         receipt_id = (request.view_args or {}).get("receipt_id", "-")
         return f"pay:{receipt_id}:{client_address()}"
-    if family == AUTH:
-        return "auth:ip:" + client_address()
     caller = caller_key()
-    return caller if caller.startswith(("wallet:", "key:", "session:")) else "public:" + caller
+    if caller.startswith(("wallet:", "key:", "session:")):
+        return caller  # a known caller (a signed-in admin's /auth/me and logout included) has its own bucket
+    return ("auth:" if family == AUTH else "public:") + caller
 
 
 def caller_key() -> str:
