@@ -36,7 +36,7 @@ def create_app(config: Config | None = None) -> Flask:
     from app.pay import views as pay_views
     from app.pay.claims import bp as claims_bp
 
-    limits.init_app(app)
+    limiter = limits.init_app(app)
     edge.init_app(app)
     security.init_app(app)
     app.register_blueprint(api_bp)
@@ -44,7 +44,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(meta_bp)
     pay_views.init_app(app)
     app.register_blueprint(claims_bp)
-    limits.limiter.exempt(meta_bp)
+    limiter.exempt(meta_bp)
     return app
 
 

@@ -126,11 +126,18 @@ def keys_revoke(key_id: str, as_json: bool) -> None:
 @click.option("--host", default="127.0.0.1")
 @click.option("--port", default=8000, type=int)
 @click.option("--workers", default=2, type=int)
-def serve(host: str, port: int, workers: int) -> None:
+@click.option("--behind-proxy", is_flag=True,
+              help="nginx (deploy/nginx.conf) is in front: allow a non-loopback --host and take the client address "
+                   "from the last X-Forwarded-For hop")
+def serve(host: str, port: int, workers: int, behind_proxy: bool) -> None:
     """Serve the API with gunicorn (gthread workers)."""
-    from app.server import run_gunicorn
+    from app.server import is_loopback, run_gunicorn
 
-    run_gunicorn(host, port, workers)
+    if not is_loopback(host) and not behind_proxy:
+        # gunicorn alone gives a thread to every connection: a few dozen slow clients take it down.
+        raise click.UsageError(f"refusing to listen on {host}: gunicorn must not face the internet on its own; put "
+                               "nginx in front (deploy/nginx.conf) and pass --behind-proxy, or listen on 127.0.0.1")
+    run_gunicorn(host, port, workers, behind_proxy=behind_proxy)
 
 
 @main.command()

@@ -7,6 +7,7 @@ from datetime import timedelta
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
+import limits
 from flask import current_app
 
 from app.chain.settings import ChainSettings, checksum_or_empty, parse_tokens
@@ -32,7 +33,10 @@ class Config:
     FEE_TIERS: tuple[FeeTier, ...] = field(default_factory=lambda: parse_fee_tiers(DEFAULT_FEE_TIERS))
     INSTANCE_PATH: str = ""
     CHAIN: ChainSettings = field(default_factory=ChainSettings)
-    RATE_LIMIT: str = "600 per minute"  # per subscription key, or per client address without one
+    RATE_LIMIT: str = "600 per minute"  # per subscription key (or session, or gateway-stamped wallet)
+    RATE_LIMIT_PUBLIC: str = "600 per minute"  # public reads (x-wallet) and keyless API calls, per client address
+    RATE_LIMIT_AUTH: str = "60 per minute"  # /auth/* (sign-in nonces, login), per client address
+    RATE_LIMIT_PAY: str = "300 per minute"  # shopper pages of one receipt, per (receipt, client address)
     RATE_LIMIT_KEY_PREFIX: str = "tillpoint"
     # Signs session JWTs (HS256); required outside dev/test. Secrets are kept out of repr (and so of logs).
     SECRET_KEY: str = field(default="", repr=False)
@@ -42,11 +46,14 @@ class Config:
     ADMIN_WALLETS: frozenset[str] = frozenset()  # lowercase wallets that sign in as platform_admin
     EDGE_SECRET: str = field(default="", repr=False)
     EDGE_ONLY: bool = False
+    # A reverse proxy (nginx, deploy/) is in front: the client address is the last X-Forwarded-For hop it appended.
+    BEHIND_PROXY: bool = False
     PAY_FRAME_ANCESTORS: tuple[str, ...] = ()  # origins allowed to frame /pay/ pages; none by default
     # Live status streams: each holds a server thread, so each process serves at most PAY_STREAMS at once
     # (the page polls /status beyond that) and closes each after PAY_STREAM_SECONDS (the browser reconnects).
     PAY_STREAMS: int = 2
     PAY_STREAM_SECONDS: int = 120
+    LEDGER_MAX_DAYS: int = 366  # the longest window one /api/ledger/summary request reads
     # Webhook URLs naming private, loopback, link-local or metadata addresses: None = allowed in dev/test only.
     WEBHOOK_ALLOW_PRIVATE: bool | None = None
     WEBHOOK_TIMEOUT: float = 10.0  # seconds for a whole delivery attempt (connecting takes at most 5 of them)
@@ -185,6 +192,15 @@ def positive_seconds(text: str) -> float:
     return value
 
 
+def rate_limit_text(text: str) -> str:
+    """Return text if it is a rate limit such as `600 per minute` (or `10/second;100/hour`); raises ValueError."""
+    try:
+        limits.parse_many(text)
+    except ValueError as exc:
+        raise ValueError(f"must be a rate limit such as '600 per minute', not {text!r}") from exc
+    return text
+
+
 def _without_trailing_slash(text: str) -> str:
     return text.rstrip("/")
 
@@ -202,7 +218,10 @@ ENV_SETTINGS: dict[str, tuple[str, Parser]] = {
     "PUBLIC_URL": ("PUBLIC_URL", _without_trailing_slash),
     "QUOTE_TTL": ("QUOTE_TTL_SECONDS", int),
     "FEE_TIERS": ("FEE_TIERS", parse_fee_tiers),
-    "RATE_LIMIT": ("RATE_LIMIT", str),
+    "RATE_LIMIT": ("RATE_LIMIT", rate_limit_text),
+    "RATE_LIMIT_PUBLIC": ("RATE_LIMIT_PUBLIC", rate_limit_text),
+    "RATE_LIMIT_AUTH": ("RATE_LIMIT_AUTH", rate_limit_text),
+    "RATE_LIMIT_PAY": ("RATE_LIMIT_PAY", rate_limit_text),
     "RATE_LIMIT_KEY_PREFIX": ("RATE_LIMIT_KEY_PREFIX", str),
     "SECRET_KEY": ("SECRET_KEY", str),
     "SESSION_TTL": ("SESSION_TTL_SECONDS", int),
@@ -211,9 +230,11 @@ ENV_SETTINGS: dict[str, tuple[str, Parser]] = {
     "ADMIN_WALLETS": ("ADMIN_WALLETS", parse_wallets),
     "EDGE_SECRET": ("EDGE_SECRET", str),
     "EDGE_ONLY": ("EDGE_ONLY", parse_bool),
+    "BEHIND_PROXY": ("BEHIND_PROXY", parse_bool),
     "PAY_FRAME_ANCESTORS": ("PAY_FRAME_ANCESTORS", lambda text: tuple(text.split())),
     "PAY_STREAMS": ("PAY_STREAMS", int),
     "PAY_STREAM_SECONDS": ("PAY_STREAM_SECONDS", int),
+    "LEDGER_MAX_DAYS": ("LEDGER_MAX_DAYS", int),
     "WEBHOOK_ALLOW_PRIVATE": ("WEBHOOK_ALLOW_PRIVATE", lambda text: parse_bool(text) if text.strip() else None),
     "WEBHOOK_TIMEOUT": ("WEBHOOK_TIMEOUT", positive_seconds),
     "MAX_OPEN_ORDERS": ("MAX_OPEN_ORDERS", int),

@@ -2,6 +2,8 @@
 worker, together."""
 from __future__ import annotations
 
+import fcntl
+import os
 import secrets
 import signal
 import subprocess
@@ -21,6 +23,8 @@ from app.errors import InvalidInput, NotFound
 from app.extensions import db
 
 DEV_ENV_FILE = "dev.env"
+LOCK_FILE = "dev.lock"
+STOP_SECONDS = 4.0  # Ctrl-C stops everything within 5 s
 
 
 def operator_account():
@@ -30,10 +34,12 @@ def operator_account():
 
 
 def run(port: int) -> None:
-    """Start everything, print the URL and key, and supervise until Ctrl-C or a child exits."""
+    """Start everything, print the URL and key, and supervise until Ctrl-C or a child exits; raises
+    click.ClickException when another `tillpoint dev` runs with the same instance folder."""
     base = Config.from_env()
     instance = Path(base.INSTANCE_PATH)
     instance.mkdir(parents=True, exist_ok=True)
+    lock = _hold_instance(instance, port)  # before anything: a running demo's database and dev.env stay its own
     signal.signal(signal.SIGTERM, _interrupt)  # a plain `kill` cleans up like Ctrl-C does
     anvil, url = devchain.start_anvil("--block-time", "1")
     children = [anvil]
@@ -56,12 +62,46 @@ def run(port: int) -> None:
     except KeyboardInterrupt:
         pass
     finally:
-        for child in reversed(children):
-            devchain.stop(child)
+        _stop_all(children)
+        lock.close()
 
 
 def _interrupt(signum, frame) -> None:
     raise KeyboardInterrupt
+
+
+def _hold_instance(instance: Path, port: int):
+    """Return the open, exclusively locked instance/dev.lock naming this run; raises click.ClickException naming
+    the running one when another process holds it. The OS drops the lock when its holder dies, however it dies."""
+    lock = (instance / LOCK_FILE).open("a+")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.seek(0)
+        running = lock.read().strip() or "another process"
+        lock.close()
+        raise click.ClickException(
+            f"tillpoint dev is already running with the instance folder {instance}: {running}. Stop it first "
+            f"(Ctrl-C in its terminal), or give this one its own folder: TILLPOINT_INSTANCE=/tmp/demo2 tillpoint dev"
+        ) from None
+    lock.truncate(0)
+    lock.write(f"pid {os.getpid()}, server http://127.0.0.1:{port}\n")
+    lock.flush()
+    return lock
+
+
+def _stop_all(children: list[subprocess.Popen]) -> None:
+    """Stop every child at once (not one after another), each killed if it is not gone within STOP_SECONDS."""
+    for child in children:
+        if child.poll() is None:
+            child.terminate()
+    deadline = time.monotonic() + STOP_SECONDS
+    for child in reversed(children):
+        try:
+            child.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
 
 
 def _dev_settings(url: str, base: Config, instance: Path) -> dict[str, str]:

@@ -48,8 +48,10 @@ def database_url(tmp_path_factory) -> str:
 
 @pytest.fixture(scope="session")
 def base_config(database_url, tmp_path_factory) -> Config:
+    # Every test signs in from 127.0.0.1 within a few minutes: sign-in gets the API's allowance, not its own 60/min
+    # (tests/api/test_rate_limits.py checks each family's limit with an app of its own).
     return Config(ENV="test", DATABASE_URL=database_url, INSTANCE_PATH=str(tmp_path_factory.mktemp("instance")),
-                  SECRET_KEY=TEST_SECRET_KEY)
+                  SECRET_KEY=TEST_SECRET_KEY, RATE_LIMIT_AUTH="600 per minute")
 
 
 @pytest.fixture(scope="session")

@@ -1,10 +1,10 @@
 """Subscription keys over the API: list, create (the secret is shown once), revoke."""
 from __future__ import annotations
 
-from flask import g, jsonify
+from flask import g, jsonify, request
 
 from app.api import bp
-from app.api.schemas import KeyCreatedSchema, KeyCreateSchema, KeyEnvelopeSchema, KeyListSchema
+from app.api.schemas import KeyCreatedSchema, KeyCreateSchema, KeyEnvelopeSchema, KeyListQuerySchema, KeyListSchema
 from app.auth.keys import current_merchant, requires
 from app.fields import json_object, load
 from app.openapi import doc
@@ -13,9 +13,11 @@ from app.services import keys
 
 @bp.get("/keys")
 @requires("keys:read")
-@doc("List the merchant's keys (never their secrets), revoked ones included", KeyListSchema)
+@doc("List the merchant's keys (never their secrets), revoked ones included, newest first, a page at a time",
+     KeyListSchema, query=KeyListQuerySchema)
 def list_keys():
-    return jsonify(KeyListSchema().dump({"keys": keys.list_keys(current_merchant())}))
+    query = load(KeyListQuerySchema(), request.args.to_dict())
+    return jsonify(KeyListSchema().dump({"keys": keys.list_keys(current_merchant(), query["limit"], query["page"])}))
 
 
 @bp.post("/keys")

@@ -30,6 +30,7 @@ MAX_QTY = 10_000
 MAX_LINES = 100
 MAX_ADD_ON_BPS = 1_000
 MAX_TIMESTAMP_MS = 253_402_300_799_000  # 9999-12-31T23:59:59Z, the last instant a datetime holds
+MAX_PAGE = 200  # the most rows any list answers at once
 SUPPORTED_TOKENS = ("USDC", "USDT", "ETH")
 CODE = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", error="Use letters, digits, '-', '_' or '.'.")
 
@@ -61,7 +62,7 @@ class InventoryItemSchema(Schema):
 class InventoryQuerySchema(Schema):
     q = fields.String(load_default=None, validate=validate.Length(max=100))
     taxable = fields.String(load_default="any", validate=validate.OneOf(["true", "false", "any"]))
-    limit = fields.Integer(load_default=100, validate=validate.Range(1, 200))
+    limit = fields.Integer(load_default=100, validate=validate.Range(1, MAX_PAGE))
     page = fields.Integer(load_default=0, validate=validate.Range(0, 1_000_000))
 
 
@@ -188,7 +189,7 @@ class TimeWindowSchema(Schema):
 
 
 class ReceiptListQuerySchema(TimeWindowSchema):
-    limit = fields.Integer(load_default=100, validate=validate.Range(1, 200))
+    limit = fields.Integer(load_default=100, validate=validate.Range(1, MAX_PAGE))
     status = fields.String(load_default=None, validate=validate.OneOf([s.value for s in OrderStatus]))
     cursor = fields.String(load_default=None, validate=validate.Length(1, 200), metadata={
         "description": "nextCursor of the previous page (the same filters must be sent again)"})
@@ -359,6 +360,13 @@ class KeySchema(Schema):
     last_used_at = Millis(data_key="lastUsedAt", allow_none=True,
                           metadata={"description": "to the minute; null if never used"})
     revoked_at = Millis(data_key="revokedAt", allow_none=True)
+
+
+class KeyListQuerySchema(Schema):
+    """A page of keys, newest first: `limit` 1..200 (every list has a maximum page), `page` 0-based."""
+
+    limit = fields.Integer(load_default=100, validate=validate.Range(1, MAX_PAGE))
+    page = fields.Integer(load_default=0, validate=validate.Range(0, 1_000_000))
 
 
 class KeyListSchema(Schema):

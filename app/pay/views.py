@@ -118,7 +118,10 @@ def events_stream(receipt_id: str):
     if not streams.acquire(blocking=False):
         return Response(status=204)
     app = current_app._get_current_object()
-    response = Response(stream.status_events(app, receipt_id, _read_status), mimetype="text/event-stream")
+    # gunicorn hands over the shopper's socket, so a closed tab is noticed while the stream waits.
+    client = request.environ.get("gunicorn.socket")
+    response = Response(stream.status_events(app, receipt_id, _read_status, client=client),
+                        mimetype="text/event-stream")
     response.call_on_close(streams.release)
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Accel-Buffering"] = "no"  # a proxy must pass each event on at once

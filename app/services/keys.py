@@ -60,10 +60,11 @@ def _refuse_beyond_limit(merchant: Merchant, limit: int) -> None:
                        "revoke one it no longer uses first")
 
 
-def list_keys(merchant: Merchant) -> list[ApiKey]:
-    """Return the merchant's keys, revoked ones included, newest first."""
+
+def list_keys(merchant: Merchant, limit: int, page: int = 0) -> list[ApiKey]:
+    """Return one page of the merchant's keys (limit per page), revoked ones included, newest first."""
     return list(db.session.scalars(select(ApiKey).where(ApiKey.merchant_id == merchant.id)
-                                   .order_by(ApiKey.created_at.desc(), ApiKey.id)))
+                                   .order_by(ApiKey.created_at.desc(), ApiKey.id).limit(limit).offset(limit * page)))
 
 
 def revoke_key(key_id: str, merchant: Merchant | None = None) -> ApiKey:

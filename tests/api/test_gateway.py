@@ -81,7 +81,7 @@ def test_edge_only_without_an_edge_secret_does_not_start():
 
 
 def test_behind_the_gateway_public_reads_count_per_forwarded_client(gateway_app, shop):
-    client = gateway_app(RATE_LIMIT="2 per minute", RATE_LIMIT_KEY_PREFIX=f"test-{uuid.uuid4().hex}")
+    client = gateway_app(RATE_LIMIT_PUBLIC="2 per minute", RATE_LIMIT_KEY_PREFIX=f"test-{uuid.uuid4().hex}")
     read = {"x-wallet": shop.merchant.wallet, "x-edge-secret": EDGE}
     first = [client.get("/api/inventory", headers={**read, "X-Forwarded-For": "203.0.113.9, 198.51.100.1"})
              for _ in range(3)]

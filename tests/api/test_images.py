@@ -5,11 +5,12 @@ import base64
 import io
 import zlib
 import struct
+import time
 
 import pytest
 from PIL import Image
 
-from app.domain.images import MAX_UPLOAD_BYTES
+from app.domain.images import MAX_JPEG_SCANS, MAX_UPLOAD_BYTES, jpeg_scan_count
 
 
 def image_bytes(fmt: str, size=(300, 200), exif: bool = False) -> bytes:
@@ -138,3 +139,38 @@ def test_shop_logo_fits_240_by_96_and_keeps_transparency(client, shop):
     assert response.status_code == 200, response.json
     stored = decode_data_uri(response.json["image"], "image/png")
     assert (stored.size, stored.mode) == ((240, 48), "RGBA")
+
+
+def jpeg_scans(data: bytes) -> tuple[bytes, list[bytes], bytes]:
+    """Return a progressive JPEG split into its header (up to the first scan), its scans (each with the
+    tables that follow it) and the end marker."""
+    first = data.index(b"\xff\xda")
+    starts = [i for i in range(first, len(data) - 1) if data[i] == 0xFF and data[i + 1] == 0xDA]
+    return data[:first], [data[a:b] for a, b in zip(starts, [*starts[1:], len(data) - 2])], data[-2:]
+
+
+def progressive_jpeg(size=(1024, 1024), extra_scans: int = 0) -> bytes:
+    """A progressive JPEG made by Pillow; extra_scans copies of its last (refinement) scan make it crafted:
+    each copy is a few bytes, and the decoder passes over every block again for it."""
+    out = io.BytesIO()
+    Image.new("RGB", size, (120, 130, 140)).save(out, "JPEG", progressive=True, quality=90)
+    header, scans, end = jpeg_scans(out.getvalue())
+    return header + b"".join(scans) + scans[-1] * extra_scans + end
+
+
+def test_an_ordinary_progressive_jpeg_is_taken(client, shop):
+    data = progressive_jpeg()
+    assert 5 < jpeg_scan_count(data) <= MAX_JPEG_SCANS
+    assert upload(client, shop, shop.items["COFFEE-001"].id, data, content_type="image/jpeg").status_code == 200
+
+
+@pytest.mark.parametrize("size, extra", [((1024, 1024), 3000), ((4096, 4096), 20)],
+                         ids=["3000-scans", "4096-squared-with-30-scans"])
+def test_a_crafted_many_scan_progressive_jpeg_is_refused_without_holding_a_thread(client, shop, size, extra):
+    data = progressive_jpeg(size, extra)
+    assert len(data) < 200_000  # small on the wire, seconds of decoding before the check
+    started = time.monotonic()
+    response = upload(client, shop, shop.items["COFFEE-001"].id, data, content_type="image/jpeg")
+    assert (response.status_code, response.json["error"]) == (400, "invalid_input")
+    assert "scans" in response.json["message"]
+    assert time.monotonic() - started < 1.0
