@@ -64,7 +64,38 @@ def merchant_summary(merchant: Merchant, start: datetime, end: datetime | None
         entry.to_merchant, entry.to_platform, entry.in_split = to_merchant, to_platform, swept - to_merchant - to_platform
     for row in _grouped(Refund, [Refund.amount_base_units], in_window, Refund.status == RefundStatus.CONFIRMED):
         _entry(entries, rates, row).refunded = int(row.s0)
+    for key, stray in _strays(in_window, rates).items():
+        entries[key].stray = stray
     return _totals(entries, rates)
+
+
+def _strays(in_window: ColumnElement, rates: dict) -> dict[tuple[int, str], int]:
+    """Return the stray receipts per (order, token), by the rule of settlement.strays: the payments summed by
+    the database per order, token, own rate and quoted flag, each group judged as the rule judges it."""
+    query = (select(Payment.order_id, Payment.symbol, Payment.usd_rate, Payment.unquoted,
+                    _units_sum(Payment.amount_base_units).label("s0"))
+             .join(Order, Order.id == Payment.order_id).where(in_window)
+             .group_by(Payment.order_id, Payment.symbol, Payment.usd_rate, Payment.unquoted))
+    by_order: dict[int, list[_Sum]] = {}
+    for row in db.session.execute(query):
+        by_order.setdefault(row.order_id, []).append(_Sum(row.symbol, int(row.s0), row.unquoted, row.usd_rate))
+    rates_of: dict[int, dict[str, settlement.Rate]] = {}
+    for (order_id, symbol), rate in rates.items():
+        rates_of.setdefault(order_id, {})[symbol] = rate
+    found = {}
+    for order_id, sums in by_order.items():
+        order_rates = rates_of.get(order_id, {})
+        for symbol, amount in settlement.per_token(settlement.strays(order_rates, sums)).items():
+            found[(order_id, symbol)] = amount
+    return found
+
+
+class _Sum:
+    """Payments of one order summed by token, own rate and quoted flag: what settlement.strays reads."""
+
+    def __init__(self, symbol: str, amount: int, unquoted: bool, usd_rate) -> None:
+        self.symbol, self.amount_base_units, self.unquoted = symbol, amount, unquoted
+        self.usd_rate = None if usd_rate is None else Decimal(usd_rate)
 
 
 def _grouped(model, amounts: list, in_window: ColumnElement, *where: ColumnElement) -> Iterable:

@@ -103,7 +103,7 @@ def test_ledger_summary_costs_the_same_statements_for_few_or_many_orders(in_app,
     with in_app(), counting_statements() as sent:
         ledger.merchant_summary(shop.merchant, utcnow() - timedelta(days=366), None)
     selects = [s for s in sent if s.lstrip().upper().startswith("SELECT")]
-    assert len(selects) == 3, selects  # payments, sweeps, confirmed refunds: each grouped by order and token
+    assert len(selects) == 4, selects  # payments, sweeps, confirmed refunds, strays: each grouped by order and token
 
 
 def test_ledger_summary_refuses_a_window_longer_than_ledger_max_days(client, shop):
