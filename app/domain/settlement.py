@@ -149,6 +149,20 @@ def strays(rates: Rates, payments: Sequence[PaymentLike]) -> list[PaymentLike]:
     return [p for p in payments if id(p) not in counted]
 
 
+def paying(rates: Rates, total_cents: int, payments: Sequence[PaymentLike]) -> list[PaymentLike]:
+    """Return the payments that paid the order: those that count (no stray receipt), in chain order, up to the
+    one with which the total was reached (all of them while it was not). Only their senders may be refunded:
+    a payment sent after that, or dust, would let anyone become a "payer"."""
+    stray = {id(p) for p in strays(rates, payments)}
+    paid, counted = [], 0
+    for payment in sorted(payments, key=lambda p: (p.block_number, p.log_index)):
+        if id(payment) in stray or counted >= total_cents:
+            continue
+        paid.append(payment)
+        counted = paid_cents(rates, paid)
+    return paid
+
+
 @dataclass(frozen=True)
 class OrderTerms:
     """What the rules need to know of an order besides its payments and sweeps."""

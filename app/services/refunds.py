@@ -275,10 +275,12 @@ def _check_items(order: Order, items: list[dict]) -> None:
 
 
 def _recipient(order: Order, symbol: str, to: str | None) -> str | None:
-    """Return who the refund pays: to, which must be an address that paid the order, else the sender of the
-    order's largest payment in symbol (in any token if none); None when no sender is known (the shopper then
-    gives an address through a claim link). Raises InvalidInput for any other address or the merchant's own."""
-    payers = sorted((p for p in order.payments if p.from_address != ZERO_ADDRESS),
+    """Return who the refund pays: to, which must be the sender of a payment that paid the order (settlement.paying:
+    no dust, nothing sent after the total was reached), else the sender of the largest such payment in symbol
+    (in any token if none); None when no sender is known (the shopper then gives an address through a claim
+    link). Raises InvalidInput for any other address or the merchant's own."""
+    paid = settlement.paying(settlement.rates(order.quotes), order.total_cents, order.payments)
+    payers = sorted((p for p in paid if p.from_address != ZERO_ADDRESS),
                     key=lambda p: (p.symbol == symbol, p.amount_base_units), reverse=True)
     if to is not None and to_checksum_address(to) not in {p.from_address for p in payers}:
         raise InvalidInput(f"{to} did not pay {order.receipt_id}",

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select, update
-from sqlalchemy.exc import SQLAlchemyError
 
 from app.config import Config
 from app.domain.statuses import DeliveryState
@@ -71,7 +70,7 @@ def run(config: Config, stop=lambda: False) -> None:
     while not stop():
         try:
             sent = deliver_due(config)
-        except SQLAlchemyError:  # e.g. a deadlock or a lost connection: the leases expire, nothing is lost
+        except Exception:  # noqa: BLE001 - e.g. a deadlock or a lost connection: the leases expire, nothing is lost
             logger.exception("webhook delivery batch failed; its deliveries are retried after their lease")
             db.session.rollback()
             sent = 0

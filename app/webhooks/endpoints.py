@@ -142,6 +142,9 @@ def checked_url(url: str) -> str:
     if any(c.isspace() or not c.isprintable() for c in url):
         raise InvalidInput("This URL cannot receive webhooks: it contains spaces or control characters",
                            fields={"url": ["the URL must not contain spaces or control characters"]})
+    if not url.isascii():  # HTTP sends the path as ASCII: percent-encode it (an IDN host as punycode)
+        raise InvalidInput("This URL cannot receive webhooks: it has non-ASCII characters",
+                           fields={"url": ["percent-encode non-ASCII characters (hosts in punycode)"]})
     try:
         ssrf.check(url, allow_private=config.webhooks_may_reach_private(), require_https=config.webhooks_need_https())
     except ssrf.UnsafeUrl as exc:

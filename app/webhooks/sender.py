@@ -71,7 +71,10 @@ def send(url: str, body: bytes, headers: dict[str, str], limits: Limits) -> Resu
     except ssrf.UnsafeUrl as exc:
         kind = "dns" if "does not resolve" in str(exc) else "refused_address"
         return Result(None, kind, str(exc)[:EXCERPT_BYTES], _ms_since(started))
-    return _post(target, body, {**headers, "user-agent": USER_AGENT}, limits, started)
+    try:
+        return _post(target, body, {**headers, "user-agent": USER_AGENT}, limits, started)
+    except (UnicodeError, ValueError) as exc:  # a URL http.client cannot send: this endpoint's fault only
+        return Result(None, "invalid_request", str(exc)[:EXCERPT_BYTES], _ms_since(started))
 
 
 def _post(target: ssrf.Target, body: bytes, headers: dict[str, str], limits: Limits, started: float) -> Result:

@@ -50,7 +50,7 @@ def check(url: str, allow_private: bool, require_https: bool) -> Target:
     if not allow_private:
         for address in addresses:
             if not is_public(address):
-                raise UnsafeUrl(f"{host} resolves to {address}, which is not a public address")
+                raise UnsafeUrl(f"{host} resolves to an address that is not public")
     return Target(scheme, host, port, path, addresses)
 
 
@@ -63,9 +63,23 @@ def resolve(host: str, port: int) -> tuple[str, ...]:
     return tuple(dict.fromkeys(info[4][0] for info in infos))
 
 
+# IPv6 prefixes that carry an IPv4 address a gateway may forward to (NAT64, SIIT, 6to4, IPv4-compatible).
+EMBEDDING_IPV4 = [ipaddress.ip_network(n) for n in ("64:ff9b::/96", "64:ff9b:1::/48", "::ffff:0:0:0/96", "::/96")]
+
+
 def is_public(address: str) -> bool:
-    """Return True for a globally routable unicast address (IPv4-mapped IPv6 judged as its IPv4)."""
+    """Return True for a globally routable unicast address; an IPv6 address that embeds an IPv4 one (mapped,
+    NAT64, SIIT, 6to4, Teredo, IPv4-compatible) is judged as that IPv4 address too."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return ip.is_global and not ip.is_multicast
+    if not (ip.is_global and not ip.is_multicast):
+        return False
+    return all(is_public(str(inner)) for inner in _embedded_ipv4(ip))
+
+
+def _embedded_ipv4(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    if not isinstance(ip, ipaddress.IPv6Address):
+        return []
+    inner = [ip.ipv4_mapped, ip.sixtofour, *(ip.teredo or ())]
+    if any(ip in network for network in EMBEDDING_IPV4):
+        inner.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+    return [address for address in inner if address is not None]

@@ -208,17 +208,20 @@ def strict_client(app):
 
 
 @pytest.mark.parametrize("url, reason", [
-    ("https://127.0.0.1/", "127.0.0.1, which is not a public address"),
-    ("https://10.0.0.1/", "10.0.0.1, which is not a public address"),
-    ("https://169.254.169.254/latest/meta-data", "169.254.169.254, which is not a public address"),
-    ("https://[::1]/", "::1, which is not a public address"),
-    ("https://localhost:8443/hook", "localhost resolves to 127.0.0.1, which is not a public address"),
-    ("https://[::ffff:10.0.0.1]/", "which is not a public address"),
+    ("https://127.0.0.1/", "127.0.0.1 resolves to an address that is not public"),
+    ("https://10.0.0.1/", "10.0.0.1 resolves to an address that is not public"),
+    ("https://169.254.169.254/latest/meta-data", "169.254.169.254 resolves to an address that is not public"),
+    ("https://[::1]/", "::1 resolves to an address that is not public"),
+    ("https://localhost:8443/hook", "localhost resolves to an address that is not public"),
+    ("https://[::ffff:10.0.0.1]/", "an address that is not public"),
+    ("https://[64:ff9b::a9fe:a9fe]/", "an address that is not public"),
+    ("https://[2002:7f00:1::]/", "an address that is not public"),
     ("https://user:pw@93.184.216.34/", "must not carry credentials"),
     ("ftp://93.184.216.34/", "the URL must start with"),
     ("https://no-such-host.invalid/", "does not resolve"),
-], ids=["loopback", "private", "metadata", "ipv6-loopback", "localhost", "mapped-private", "credentials", "ftp",
-        "unresolvable"])
+    ("https://93.184.216.34/caf\u00e9", "non-ASCII"),
+], ids=["loopback", "private", "metadata", "ipv6-loopback", "localhost", "mapped-private", "nat64-metadata",
+        "6to4-loopback", "credentials", "ftp", "unresolvable", "non-ascii"])
 def test_unsafe_urls_are_refused_with_the_reason(strict_client, shop, hook, url, reason):
     for response in (create(strict_client, shop.headers, url=url),
                      strict_client.patch(f"/api/webhooks/{hook['id']}", json={"url": url}, headers=shop.headers)):

@@ -286,3 +286,14 @@ def test_the_ledger_shows_stray_receipts_per_token():
     usdt = Pay(5_000_000, 1, symbol="USDT")
     entries = settlement.ledger([usdt, Pay(10_000_000, 1)], [], [], settlement.strays(RATES, [usdt]))
     assert (entries["USDT"].stray, entries[USDC].stray) == (5_000_000, 0)
+
+
+def test_only_payments_up_to_the_total_paid_the_order_dust_and_top_ups_did_not():
+    first, second = Pay(6_000_000, 5, tx_hash="0xa"), Pay(4_000_000, 6, tx_hash="0xb")
+    top_up, dust = Pay(1_000_000, 9, tx_hash="0xtop"), Pay(1, 7, symbol=ETH, tx_hash="0xdust")
+    assert settlement.paying(RATES, TOTAL, [top_up, dust, second, first]) == [first, second]
+
+
+def test_while_the_total_is_not_reached_every_counted_payment_paid():
+    partial = [Pay(3_000_000, 5, tx_hash="0xa"), Pay(1_000_000, 6, tx_hash="0xb")]
+    assert settlement.paying(RATES, TOTAL, partial) == partial

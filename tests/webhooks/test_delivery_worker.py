@@ -417,3 +417,15 @@ def _count_succeeded(hooks) -> int:
 
 def _env(extra: dict) -> dict:
     return {**os.environ, **extra}
+
+
+def test_an_endpoint_url_http_cannot_send_fails_alone_and_the_batch_is_recorded(hooks):
+    with Receiver() as receiver:
+        good_id, _ = hooks.endpoint(receiver.url)
+        bad_id, _ = hooks.endpoint(receiver.url + "/caf\u00e9")  # stored before non-ASCII URLs were refused
+        _, good_delivery, _ = hooks.event(good_id)
+        _, bad_delivery, _ = hooks.event(bad_id)
+        assert hooks.deliver() == 2
+    assert hooks.delivery(good_delivery).state == DeliveryState.SUCCEEDED
+    assert [a.error_kind for a in hooks.attempts(bad_delivery)] == ["invalid_request"]
+    assert hooks.delivery(bad_delivery).state == DeliveryState.PENDING  # retried, like any failure
