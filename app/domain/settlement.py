@@ -150,13 +150,14 @@ def strays(rates: Rates, payments: Sequence[PaymentLike]) -> list[PaymentLike]:
 
 
 def paying(rates: Rates, total_cents: int, payments: Sequence[PaymentLike]) -> list[PaymentLike]:
-    """Return the payments that paid the order: those that count (no stray receipt), in chain order, up to the
-    one with which the total was reached (all of them while it was not). Only their senders may be refunded:
+    """Return the payments that paid the order: those that count (no stray receipt, each worth a cent at least),
+    in chain order, up to the one with which the total was reached (all of them while it was not). Only their senders may be refunded:
     a payment sent after that, or dust, would let anyone become a "payer"."""
     stray = {id(p) for p in strays(rates, payments)}
     paid, counted = [], 0
     for payment in sorted(payments, key=lambda p: (p.block_number, p.log_index)):
-        if id(payment) in stray or counted >= total_cents:
+        # Dust sent before the shopper paid is not stray once the token's sum counts, but never made a payer.
+        if id(payment) in stray or counted >= total_cents or paid_cents(rates, [payment]) == 0:
             continue
         paid.append(payment)
         counted = paid_cents(rates, paid)

@@ -276,10 +276,14 @@ def _check_items(order: Order, items: list[dict]) -> None:
 
 def _recipient(order: Order, symbol: str, to: str | None) -> str | None:
     """Return who the refund pays: to, which must be the sender of a payment that paid the order (settlement.paying:
-    no dust, nothing sent after the total was reached), else the sender of the largest such payment in symbol
-    (in any token if none); None when no sender is known (the shopper then gives an address through a claim
+    no dust, nothing sent after the total was reached) or of a stray receipt in symbol, else the sender of the
+    largest such payment in symbol (in any token if none); None when no sender is known (the shopper then gives an address through a claim
     link). Raises InvalidInput for any other address or the merchant's own."""
-    paid = settlement.paying(settlement.rates(order.quotes), order.total_cents, order.payments)
+    rates = settlement.rates(order.quotes)
+    # A stray receipt (dust, an unquoted token) may go back to its sender, in its token: worth $0, it never
+    # counts towards refunding the order.
+    stray_in_token = [p for p in settlement.strays(rates, order.payments) if p.symbol == symbol]
+    paid = settlement.paying(rates, order.total_cents, order.payments) + stray_in_token
     payers = sorted((p for p in paid if p.from_address != ZERO_ADDRESS),
                     key=lambda p: (p.symbol == symbol, p.amount_base_units), reverse=True)
     if to is not None and to_checksum_address(to) not in {p.from_address for p in payers}:

@@ -297,3 +297,9 @@ def test_only_payments_up_to_the_total_paid_the_order_dust_and_top_ups_did_not()
 def test_while_the_total_is_not_reached_every_counted_payment_paid():
     partial = [Pay(3_000_000, 5, tx_hash="0xa"), Pay(1_000_000, 6, tx_hash="0xb")]
     assert settlement.paying(RATES, TOTAL, partial) == partial
+
+
+def test_dust_sent_before_the_shopper_paid_never_makes_a_payer():
+    dust, shopper = Pay(1, 3, tx_hash="0xdust"), Pay(10_000_000, 5, tx_hash="0xshop")
+    assert settlement.strays(RATES, [dust, shopper]) == []  # the token's sum counts, so no stray receipt
+    assert settlement.paying(RATES, TOTAL, [dust, shopper]) == [shopper]
