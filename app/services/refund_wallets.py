@@ -21,6 +21,9 @@ from app.models import Merchant, RefundWallet
 logger = logging.getLogger(__name__)
 
 
+MAX_WALLETS = 20  # so the list, and every refund's sender check, stays one small page
+
+
 def message(merchant: Merchant, address: str) -> str:
     """Return the text the refund wallet signs (personal_sign) to be registered for merchant."""
     return (f"Tillpoint refund wallet\nI send refunds for the merchant {merchant.wallet.lower()} "
@@ -47,6 +50,8 @@ def register(merchant: Merchant, address: str, signature: str) -> RefundWallet:
                            fields={"signature": [f"Sign exactly this text with {address} (personal_sign): {text}"]})
     if address.lower() == merchant.wallet.lower():
         raise Conflict("The merchant's own wallet is always a refund wallet")
+    if len(list_wallets(merchant)) >= MAX_WALLETS:
+        raise Conflict(f"A merchant may register at most {MAX_WALLETS} refund wallets; remove one first")
     wallet = RefundWallet(merchant_id=merchant.id, address=address)
     db.session.add(wallet)
     try:

@@ -227,7 +227,7 @@ def test_host_resolving_to_a_private_address_at_delivery_time_is_refused_then(ho
         assert receiver.received == []
         [attempt] = hooks.attempts(delivery_id)
         assert (attempt.status_code, attempt.error_kind) == (None, "refused_address")
-        assert "not a public address" in attempt.response_excerpt
+        assert "not public" in attempt.response_excerpt
         row = hooks.delivery(delivery_id)
         assert (row.state, row.attempts) == (DeliveryState.PENDING, 1), "retried: every attempt checks again"
         hooks.deliver(now=row.next_attempt_at, WEBHOOK_ALLOW_PRIVATE=True)
