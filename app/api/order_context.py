@@ -2,11 +2,10 @@
 receipt list's metadata.<key> filters check."""
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from marshmallow import ValidationError, fields, validate
 
 from app.jsoncodec import canonical
+from app.webhooks import ssrf
 
 MAX_METADATA_KEYS, MAX_METADATA_KEY, MAX_METADATA_VALUE = 50, 40, 500
 MAX_METADATA_BYTES = 8 * 1024
@@ -46,19 +45,12 @@ class Metadata(fields.Dict):
 
 def check_redirect_url(url: str, require_https: bool) -> None:
     """Return None for a URL the pay page may link back to; raises ValidationError (not http(s), https
-    required outside dev/test, no host, credentials, or spaces and control characters)."""
+    required outside dev/test, no host, credentials, or spaces and control characters). The same URL rules
+    as webhook URLs, without resolving the host."""
     try:
-        parts = urlsplit(url)
-        _ = parts.port  # a malformed port raises here
-    except ValueError as exc:
-        raise ValidationError(f"Not a valid URL: {exc}") from None
-    schemes = ("https",) if require_https else ("https", "http")
-    if parts.scheme not in schemes:
-        raise ValidationError(f"Must start with {' or '.join(s + '://' for s in schemes)}.")
-    if not parts.hostname:
-        raise ValidationError("Must name a host.")
-    if parts.username is not None or parts.password is not None:
-        raise ValidationError("Must not carry credentials.")
+        ssrf.parse(url, require_https)
+    except ssrf.UnsafeUrl as exc:
+        raise ValidationError(f"{str(exc)[:1].upper()}{str(exc)[1:]}.") from None
     if not url.isprintable() or " " in url:
         raise ValidationError("Must not hold spaces or control characters (percent-encode them).")
 
