@@ -22,7 +22,8 @@ def begin(order: Order, actor: str, at: datetime) -> None:
 
 
 def move(order: Order, target: OrderStatus, actor: str, cause: dict, at: datetime | None = None) -> None:
-    """Move order one step to target, with a history row; raises IllegalTransition if the table forbids it."""
+    """Move order one step to target, with a history row and its event; raises IllegalTransition if the table
+    forbids it."""
     previous = OrderStatus(order.status)
     check_transition(previous, target)
     order.status = target
