@@ -81,6 +81,12 @@ def newest_final_block(head: int, needed: int) -> int:
     return head - needed + 1
 
 
+def after_settlement(block: int, sweeps: Iterable[ChainMove]) -> bool:
+    """Return True when a payment in block arrived after the order's first sweep (it is swept on its own)."""
+    first_sweep = min((s.block_number for s in sweeps), default=None)
+    return first_sweep is not None and block > first_sweep
+
+
 def per_token(moves: Iterable[Move]) -> dict[str, int]:
     """Return the base units of moves summed per token symbol."""
     sums: dict[str, int] = {}

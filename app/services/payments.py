@@ -139,9 +139,8 @@ def refresh_status(order: Order, head: int, confirmations: int, paid: list[Payme
 
 
 def _announce(order: Order, new: list[Payment], swept: list[Sweep]) -> None:
-    first_sweep = min((s.block_number for s in swept), default=None)
     for payment in new:
-        events.payment_received(order, payment, first_sweep is not None and payment.block_number > first_sweep)
+        events.payment_received(order, payment, settlement.after_settlement(payment.block_number, swept))
 
 
 def expire_overdue(now: datetime, actor: str = "watcher") -> int:

@@ -1,7 +1,6 @@
 """The receipt as every reader gets it: the API, order creation and webhook events (DESIGN.md §8, §12)."""
 from __future__ import annotations
 
-from decimal import Decimal
 
 from flask import has_request_context, request
 
@@ -49,10 +48,9 @@ def receipt_body(order: Order, thumbs: dict[str, str] | None = None) -> dict:
 
 def settlement_body(order: Order) -> dict:
     """Return what happened to the order's money: payments, sweeps into the split, refunds, and the ledger."""
-    first_sweep = min((s.block_number for s in order.sweeps), default=None)
     rates = settlement.rates(order.quotes)
     stray = {id(p) for p in settlement.strays(rates, order.payments)}
-    payments = [{**vars(p), "after_settlement": first_sweep is not None and p.block_number > first_sweep,
+    payments = [{**vars(p), "after_settlement": settlement.after_settlement(p.block_number, order.sweeps),
                  "stray": id(p) in stray, "valued_rate": settlement.valued_rate(rates, p)}
                 for p in order.payments]
     return {"settledAt": order.settled_at, "payments": payments, "sweeps": order.sweeps, "refunds": order.refunds,
@@ -92,7 +90,3 @@ def refund_json(refund: Refund) -> dict:
     """Return one refund as the receipt lists it."""
     return REFUND.dump(refund)
 
-
-def usd(cents: int) -> Decimal:
-    """Return cents as exact USD."""
-    return cents_to_usd(cents)

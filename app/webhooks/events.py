@@ -13,8 +13,9 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from app.domain.statuses import OrderStatus
 from app import jsoncodec
+from app.domain.money import cents_to_usd
+from app.domain.statuses import OrderStatus
 from app.extensions import db
 from app.models import Merchant, Order, Payment, Refund, WebhookDelivery, WebhookEndpoint, WebhookEvent, utcnow
 from app.services import receipts
@@ -63,7 +64,7 @@ def payment_received(order: Order, payment: Payment, after_settlement: bool) -> 
     return record_for_order(order, "payment.received", {"payment": {
         "txHash": payment.tx_hash, "logIndex": payment.log_index, "block": payment.block_number,
         "token": payment.symbol, "tokenAddress": payment.token_address, "from": payment.from_address,
-        "amount": str(payment.amount_base_units), "usd": receipts.usd(payment.usd_cents), "late": payment.late,
+        "amount": str(payment.amount_base_units), "usd": cents_to_usd(payment.usd_cents), "late": payment.late,
         "afterSettlement": after_settlement}})
 
 

@@ -303,3 +303,9 @@ def test_dust_sent_before_the_shopper_paid_never_makes_a_payer():
     dust, shopper = Pay(1, 3, tx_hash="0xdust"), Pay(10_000_000, 5, tx_hash="0xshop")
     assert settlement.strays(RATES, [dust, shopper]) == []  # the token's sum counts, so no stray receipt
     assert settlement.paying(RATES, TOTAL, [dust, shopper]) == [shopper]
+
+
+@pytest.mark.parametrize("block, after", [(4, False), (5, False), (6, True)], ids=["before", "same-block", "after"])
+def test_a_payment_is_after_settlement_only_once_a_sweep_came_before_it(block, after):
+    assert settlement.after_settlement(block, [Sweep(1, 7), Sweep(1, 5)]) is after
+    assert settlement.after_settlement(block, []) is False
