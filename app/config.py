@@ -32,7 +32,10 @@ class Config:
     MAX_CONTENT_LENGTH: int = 64 * 1024
     FEE_TIERS: tuple[FeeTier, ...] = field(default_factory=lambda: parse_fee_tiers(DEFAULT_FEE_TIERS))
     INSTANCE_PATH: str = ""
+    # The chains this deployment serves: CHAINS (from CHAINS_FILE) when set, else the one chain of the single-chain
+    # variables. CHAIN is always the first (primary) chain: SIWE sign-in and single-chain callers use it.
     CHAIN: ChainSettings = field(default_factory=ChainSettings)
+    CHAINS: tuple[ChainSettings, ...] = ()
     RATE_LIMIT: str = "600 per minute"  # per subscription key (or session, or gateway-stamped wallet)
     RATE_LIMIT_PUBLIC: str = "600 per minute"  # public reads (x-wallet) and keyless API calls, per client address
     RATE_LIMIT_AUTH: str = "60 per minute"  # /auth/* (sign-in nonces, login), per client address
@@ -70,6 +73,19 @@ class Config:
         instance = env.get("TILLPOINT_INSTANCE", instance_path) or str(Path.cwd() / "instance")
         return cls(**read_settings(env, ENV_SETTINGS), INSTANCE_PATH=instance, CHAIN=chain_from_env(env))
 
+    def __post_init__(self) -> None:
+        if self.CHAINS and self.CHAIN is not self.CHAINS[0]:
+            object.__setattr__(self, "CHAIN", self.CHAINS[0])
+
+    @property
+    def chains(self) -> tuple[ChainSettings, ...]:
+        """Return every chain this deployment serves, the primary first."""
+        return self.CHAINS or (self.CHAIN,)
+
+    def chain(self, chain_id: int) -> ChainSettings | None:
+        """Return the settings of the configured chain with that id, or None."""
+        return next((c for c in self.chains if c.chain_id == chain_id), None)
+
     @property
     def is_dev(self) -> bool:
         """Return True in dev and test, where cookies may go over plain HTTP and SECRET_KEY may be generated."""
@@ -92,6 +108,8 @@ class Config:
         unknown = set(overrides) - known
         if unknown:
             raise TypeError(f"unknown settings: {sorted(unknown)}")
+        if "CHAIN" in overrides and "CHAINS" not in overrides:
+            overrides["CHAINS"] = ()  # one chain given: the deployment serves that chain only
         return replace(self, **overrides)
 
     def webhooks_may_reach_private(self) -> bool:

@@ -41,11 +41,22 @@ class ChainSettings:
     settle: bool = True  # the watcher also sweeps paid orders into their splits (needs operator_key)
     settle_stuck_seconds: int = 180  # a settle transaction unmined this long is replaced with higher fees
     explorer_url: str = ""  # block explorer base, e.g. https://basescan.org; transactions link to <base>/tx/<hash>
+    rpc_fallbacks: tuple[str, ...] = ()  # further RPC URLs, tried in order when the one before fails
+    block_time_seconds: float = 12.0  # the chain's usual block interval: how often its watcher polls
+    fee_level: str = ""  # the network's fees in words for the pay page ("low fees"); empty: not shown
+    # "confirmations": completed (and settled) at `confirmations` blocks; "finalized": also only once the
+    # chain's `finalized` block (eth_getBlockByNumber("finalized")) has reached them. Paid stays at confirmations.
+    finality: str = "confirmations"
 
     @property
     def enabled(self) -> bool:
         """Return True when deposit addresses can be computed (a factory is configured)."""
         return bool(self.factory)
+
+    @property
+    def rpc_urls(self) -> tuple[str, ...]:
+        """Return every configured RPC URL, the primary first (failover goes down this list)."""
+        return tuple(url for url in (self.rpc_url, *self.rpc_fallbacks) if url)
 
     @property
     def monitor_window(self) -> timedelta:
