@@ -19,6 +19,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -159,6 +160,7 @@ class ShopConfig(Base):
     default_jurisdiction_code: Mapped[str | None] = mapped_column(String(16))
     processing_fee_add_on_bps: Mapped[int] = mapped_column(Integer, default=0)
     accepted_tokens: Mapped[list[str]] = mapped_column(JSON, default=list)
+    accepted_chains: Mapped[list[int] | None] = mapped_column(JSON)  # chain ids; None or empty: every configured chain
     logo_png: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)  # at most 240x96, metadata stripped
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -186,9 +188,12 @@ class Order(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
-    chain_id: Mapped[int | None] = mapped_column(Integer)
+    chain_id: Mapped[int | None] = mapped_column(Integer)  # the primary chain when it was created
     split_address: Mapped[str | None] = mapped_column(String(42))
-    deposit_address: Mapped[str | None] = mapped_column(String(42), unique=True)
+    deposit_address: Mapped[str | None] = mapped_column(String(42), unique=True)  # the same on every chain
+    # The DepositFactory its deposit address was computed with (None: the configured one, for orders created
+    # before this was recorded), so a new factory changes deposit addresses for new orders only.
+    factory_address: Mapped[str | None] = mapped_column(String(42))
     # The integrator's own context, returned in the receipt and in every webhook event ("metadata" is
     # SQLAlchemy's own attribute on a model, hence the Python name).
     order_metadata: Mapped[dict] = mapped_column("metadata", JSON, default=dict)
@@ -206,13 +211,14 @@ class Order(Base):
 
 
 class Quote(Base):
-    """The exact amount of one token that pays an order, fixed at order time until expires_at."""
+    """The exact amount of one token on one chain that pays an order, fixed at order time until expires_at."""
 
     __tablename__ = "quotes"
-    __table_args__ = (UniqueConstraint("order_id", "symbol"),)
+    __table_args__ = (UniqueConstraint("order_id", "chain_id", "symbol"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    chain_id: Mapped[int] = mapped_column(Integer)
     symbol: Mapped[str] = mapped_column(String(16))
     token_address: Mapped[str | None] = mapped_column(String(42))
     decimals: Mapped[int] = mapped_column(Integer)
@@ -220,6 +226,9 @@ class Quote(Base):
     usd_rate: Mapped[Decimal] = mapped_column(DecimalText)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # False for a quote the pay page never showed: fixed when a payment arrived on a chain or in a token the
+    # order was not offered in (a wrong-network payment, credited at that chain's peg or feed).
+    offered: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
 
 class OrderStatusChange(Base):
@@ -293,6 +302,7 @@ class ChainCursor(Base):
     block_number: Mapped[int] = mapped_column(BigInteger)
     # The hash of block 0 of the chain the cursor counts blocks on: another chain behind the RPC is refused.
     genesis_hash: Mapped[str | None] = mapped_column(String(66))
+    finalized_block: Mapped[int | None] = mapped_column(BigInteger)  # the chain's `finalized` block, when it has one
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
@@ -363,6 +373,7 @@ class Refund(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
     status: Mapped[RefundStatus] = mapped_column(status_enum(RefundStatus, "refund_status"))
+    chain_id: Mapped[int] = mapped_column(Integer)  # where it is paid: the chain of the payments it gives back
     symbol: Mapped[str] = mapped_column(String(16))
     token_address: Mapped[str | None] = mapped_column(String(42))
     amount_base_units: Mapped[int] = mapped_column(BaseUnits)

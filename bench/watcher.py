@@ -21,7 +21,7 @@ import requests
 
 from app import create_app
 from app.chain import devchain
-from app.chain.client import eth_price_reader, make_web3
+from app.chain.client import make_web3
 from app.chain.events import TRANSFER_TOPIC
 from app.workers.watcher import ADDRESS_CHUNK, Watcher
 from app.config import Config
@@ -75,8 +75,7 @@ def build_config(url: str, contracts: devchain.DevContracts, platform: str) -> C
 
 def create_orders(app, config: Config, count: int) -> list[tuple[str, int, str]]:
     """Create orders as POST /api/orders does; return (deposit address, USDC quote, receipt id) of each."""
-    settings = orders.OrderSettings(fee_tiers=config.FEE_TIERS, quote_ttl=config.quote_ttl(), chain=config.CHAIN,
-                                    read_eth_price=eth_price_reader(config.CHAIN))
+    settings = orders.OrderSettings.from_config(config)
     cart = orders.OrderRequest(items=[{"sku": "FOOD-001", "qty": 1}], jurisdiction_code="US-CA",
                                tax_rate=None, tax_components=None)
     with app.app_context():

@@ -26,5 +26,5 @@ def ledger_summary():
     start, end = ledger.bounded_window(window_start(query["start"]), window_end(query["end"]),
                                        timedelta(days=current_config().LEDGER_MAX_DAYS))
     units, cents = ledger.merchant_summary(current_merchant(), start, end)
-    tokens = [ledger_entry(None, entry, cents[symbol]) for symbol, entry in sorted(units.items())]
+    tokens = [ledger_entry(None, entry, cents[asset]) for asset, entry in sorted(units.items())]
     return jsonify(LedgerSummarySchema().dump({"ok": True, "tokens": tokens}))

@@ -24,7 +24,7 @@ def request_refund(receipt_id: str):
     order = orders.get_receipt(current_merchant(), receipt_id)
     data = load(RefundRequestSchema(), json_object())
     refund = refunds.create_refund(order, refunds.RefundRequest(
-        token=data["token"], amount_cents=data["amount"], amount_base_units=data["amountBaseUnits"],
+        token=data["token"], chain_id=data["chainId"], amount_cents=data["amount"], amount_base_units=data["amountBaseUnits"],
         to=data["to"], reason=data["reason"], items=data["items"]))
     return jsonify(RefundEnvelopeSchema().dump({"ok": True, "refund": refund})), 201
 
@@ -38,7 +38,7 @@ def link_refund_tx(receipt_id: str, refund_id: str):
     order = orders.get_receipt(current_merchant(), receipt_id)
     refund = refunds.get_refund(order, refund_id)
     tx_hash = load(RefundTxSchema(), json_object())["txHash"].lower()
-    chain = current_config().CHAIN
+    chain = refunds.refund_chain_settings(refund)
     w3 = connect(chain)
     with rpc_errors("check the refund transaction"):
         refund = refunds.link_transaction(w3, chain, order, refund, tx_hash)

@@ -116,6 +116,11 @@ class ShopConfigSchema(Schema):
                                                validate=validate.Range(0, MAX_ADD_ON_BPS))
     accepted_tokens = fields.List(fields.String(validate=validate.OneOf(SUPPORTED_TOKENS)),
                                   data_key="acceptedTokens", validate=validate.Length(1, 10))
+    accepted_chains = fields.List(fields.Integer(strict=True, validate=validate.Range(1, 2**53)),
+                                  data_key="acceptedChains", allow_none=True, validate=validate.Length(max=50),
+                                  metadata={"description": "chain ids orders are quoted on; null or empty: every chain "
+                                                           "this server serves (a payment on another one is still "
+                                                           "credited)"})
 
     @validates_schema
     def _unique_codes(self, data, **kwargs):
@@ -293,6 +298,9 @@ class RefundRequestSchema(Schema):
     amount = UsdAmount(load_default=None, metadata={"description": "USD; or give amountBaseUnits"})
     amountBaseUnits = BaseUnitsString(load_default=None, metadata={"description": "token base units, as a string"})
     token = fields.String(required=True, validate=validate.Length(1, 16))
+    chainId = fields.Integer(load_default=None, strict=True, validate=validate.Range(1, 2**53),
+                             metadata={"description": "the chain to pay it on (default: the one chain where the "
+                                                      "order received the token)"})
     to = fields.String(load_default=None, validate=ADDRESS,
                        metadata={"description": "one of the addresses that paid the order (default: the largest "
                                                "payment's); any other recipient is given by the shopper through "

@@ -30,6 +30,7 @@ class EthPrice:
 
 @dataclass(frozen=True)
 class Quote:
+    chain_id: int
     symbol: str
     token_address: str | None
     decimals: int
@@ -47,19 +48,19 @@ def ceil_div(numerator: int, denominator: int) -> int:
     return -(-numerator // denominator)
 
 
-def stable_quote(token: Token, total_cents: int) -> Quote:
+def stable_quote(token: Token, total_cents: int, chain_id: int = 0) -> Quote:
     """Return the base units of token worth total_cents at its USD peg, rounded up."""
     units = units_for_cents(total_cents, token.decimals, token.usd_peg)
-    return Quote(token.symbol, token.address, token.decimals, units, token.usd_peg)
+    return Quote(chain_id, token.symbol, token.address, token.decimals, units, token.usd_peg)
 
 
-def eth_quote(price: EthPrice, total_cents: int) -> Quote:
+def eth_quote(price: EthPrice, total_cents: int, chain_id: int = 0) -> Quote:
     """Return the wei worth total_cents at the feed price, rounded up to a multiple of 10^12 wei."""
     if price.answer <= 0:
         raise ValueError("feed answer must be positive")
     wei = ceil_div(total_cents * WEI_PER_ETH * 10**price.decimals, price.answer * 100)
     wei = ceil_div(wei, ETH_QUOTE_STEP) * ETH_QUOTE_STEP
-    return Quote(ETH, None, 18, wei, usd_rate(price))
+    return Quote(chain_id, ETH, None, 18, wei, usd_rate(price))
 
 
 def is_fresh(price: EthPrice, max_age_seconds: int, now: float | None = None) -> bool:
@@ -69,15 +70,15 @@ def is_fresh(price: EthPrice, max_age_seconds: int, now: float | None = None) ->
 
 
 def quotes_for(chain: ChainSettings, accepted: list[str], total_cents: int, read_eth_price) -> list[Quote]:
-    """Return a quote per accepted token; ETH only when read_eth_price() gives a fresh price."""
+    """Return a quote per accepted token on chain; ETH only when read_eth_price() gives a fresh price."""
     quotes = []
     for symbol in chain.offered(accepted):
         if symbol != ETH:
-            quotes.append(stable_quote(chain.token(symbol), total_cents))
+            quotes.append(stable_quote(chain.token(symbol), total_cents, chain.chain_id))
             continue
         price = read_eth_price()
         if price is not None and is_fresh(price, chain.price_max_age_seconds):
-            quotes.append(eth_quote(price, total_cents))
+            quotes.append(eth_quote(price, total_cents, chain.chain_id))
         else:
             logger.warning("eth not offered: price unavailable or stale price=%s", price)
     return quotes

@@ -8,6 +8,7 @@ from decimal import Decimal
 from eth_utils import is_address, to_checksum_address
 
 ETH = "ETH"
+FINALIZED = "finalized"  # ChainSettings.finality: completion waits for the chain's finalized block
 
 
 @dataclass(frozen=True)

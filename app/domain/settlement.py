@@ -3,8 +3,9 @@ sweeps are worth, the status and exception they justify, when it completed, what
 where each token's money is.
 
 Payments, sweeps and refunds are read through small protocols, so the models and plain test values both
-fit. Amounts are integer base units; USD is integer cents, converted per token at the order's quote rate
-and rounded down (what a payment is credited). A payment is valued at the rate fixed when it arrived
+fit. Money is kept apart per asset, a token on one chain ((chain id, symbol): USDC on Base is not USDC on
+BSC, whose decimals differ). Amounts are integer base units; USD is integer cents, converted per asset at the
+order's quote rate and rounded down (what a payment is credited). A payment is valued at the rate fixed when it arrived
 (payment_rate): the quote's, or for a late one in a token without a peg the market's, never above the
 quote's. Value that does not count towards the total (a token the order was not quoted in, or less than
 a cent) is a stray receipt: listed, swept and refundable, but it never makes an order pending.
@@ -29,16 +30,26 @@ class Rate(Protocol):
 
 
 class Move(Protocol):
-    """An amount of one token: a payment, a sweep or a refund."""
+    """An amount of one token on one chain: a payment, a sweep or a refund."""
 
+    chain_id: int
     symbol: str
     amount_base_units: int
+
+
+Asset = tuple[int, str]  # (chain id, token symbol)
+
+
+def asset(move: Move) -> Asset:
+    """Return the asset a move is in: its token on its chain."""
+    return move.chain_id, move.symbol
 
 
 class ChainMove(Move, Protocol):
     tx_hash: str
     log_index: int
     block_number: int
+    block_time: datetime
 
 
 class PaymentLike(ChainMove, Protocol):
@@ -48,22 +59,22 @@ class PaymentLike(ChainMove, Protocol):
 
 
 class SweepLike(ChainMove, Protocol):
-    block_time: datetime
     verified: bool  # every payee got at least its exact share
     merchant_base_units: int
     platform_base_units: int
 
 
-Rates = Mapping[str, Rate]
+Rates = Mapping[Asset, Rate]
 
 
 class Quoted(Rate, Protocol):
+    chain_id: int
     symbol: str
 
 
-def rates(quotes: Iterable[Quoted]) -> dict[str, Quoted]:
-    """Return an order's quotes by token symbol: the rates its payments are valued at."""
-    return {quote.symbol: quote for quote in quotes}
+def rates(quotes: Iterable[Quoted]) -> dict[Asset, Quoted]:
+    """Return an order's quotes by asset: the rates its payments are valued at."""
+    return {asset(quote): quote for quote in quotes}
 
 
 def confirmations(head: int | None, block: int) -> int:
@@ -81,29 +92,70 @@ def newest_final_block(head: int, needed: int) -> int:
     return head - needed + 1
 
 
-def after_settlement(block: int, sweeps: Iterable[ChainMove]) -> bool:
-    """Return True when a payment in block arrived after the order's first sweep (it is swept on its own)."""
-    first_sweep = min((s.block_number for s in sweeps), default=None)
-    return first_sweep is not None and block > first_sweep
+@dataclass(frozen=True)
+class ChainView:
+    """What is known of one chain: its head (None: unknown), the confirmations a payment needs there, and
+    its `finalized` block when completion waits for finality on that chain (None: confirmations suffice)."""
+
+    head: int | None
+    needed: int
+    finalized: int | None = None
+    require_finalized: bool = False
+
+    def confirmed(self, block: int) -> bool:
+        """Return True when block has the confirmations a payment needs (what makes an order paid)."""
+        return is_confirmed(self.head, block, self.needed)
+
+    def final(self, block: int) -> bool:
+        """Return True when block is settled for good: confirmed and, where finality is required, finalized."""
+        if not self.confirmed(block):
+            return False
+        return not self.require_finalized or (self.finalized is not None and block <= self.finalized)
 
 
-def per_token(moves: Iterable[Move]) -> dict[str, int]:
-    """Return the base units of moves summed per token symbol."""
-    sums: dict[str, int] = {}
+Chains = Mapping[int, ChainView]
+UNKNOWN_CHAIN = ChainView(head=None, needed=1)  # a chain no longer configured: nothing there confirms
+
+
+def confirmed_on(chains: Chains, move: ChainMove) -> bool:
+    """Return True when move has the confirmations its chain needs."""
+    return chains.get(move.chain_id, UNKNOWN_CHAIN).confirmed(move.block_number)
+
+
+def final_on(chains: Chains, move: ChainMove) -> bool:
+    """Return True when move is final on its chain (confirmations, and finality where required)."""
+    return chains.get(move.chain_id, UNKNOWN_CHAIN).final(move.block_number)
+
+
+def after_settlement(payment: ChainMove, sweeps: Iterable[ChainMove]) -> bool:
+    """Return True when payment arrived after the order's first sweep on its chain (it is swept on its own)."""
+    first_sweep = min((s.block_number for s in sweeps if s.chain_id == payment.chain_id), default=None)
+    return first_sweep is not None and payment.block_number > first_sweep
+
+
+def arrival(move: ChainMove) -> tuple[datetime, int, int, int]:
+    """Return a sort key putting moves in the order they happened: by block time (block numbers of two chains
+    cannot be compared), then chain, block and log index."""
+    return move.block_time, move.chain_id, move.block_number, move.log_index
+
+
+def per_token(moves: Iterable[Move]) -> dict[Asset, int]:
+    """Return the base units of moves summed per asset."""
+    sums: dict[Asset, int] = {}
     for move in moves:
-        sums[move.symbol] = sums.get(move.symbol, 0) + move.amount_base_units
+        sums[asset(move)] = sums.get(asset(move), 0) + move.amount_base_units
     return sums
 
 
-def usd_cents(rates: Rates, symbol: str, amount: int) -> int:
-    """Return what amount of symbol is worth at the order's rate, rounded down (0 for a token never quoted)."""
-    rate = rates.get(symbol)
+def usd_cents(rates: Rates, key: Asset, amount: int) -> int:
+    """Return what amount of an asset is worth at the order's rate, rounded down (0 for one never quoted)."""
+    rate = rates.get(key)
     return 0 if rate is None else cents_for_units(amount, rate.decimals, rate.usd_rate)
 
 
 def value_cents(rates: Rates, moves: Iterable[Move]) -> int:
-    """Return what moves are worth, converting each token's sum once (no cent lost per move)."""
-    return sum(usd_cents(rates, symbol, amount) for symbol, amount in per_token(moves).items())
+    """Return what moves are worth, converting each asset's sum once (no cent lost per move)."""
+    return sum(usd_cents(rates, key, amount) for key, amount in per_token(moves).items())
 
 
 def payment_rate(quote_rate: Decimal | None, late: bool, pegged: bool, market_rate: Decimal | None
@@ -119,39 +171,39 @@ def payment_rate(quote_rate: Decimal | None, late: bool, pegged: bool, market_ra
     return min(quote_rate, market_rate)
 
 
-def _valued_groups(rates: Rates, payments: Iterable[PaymentLike]) -> dict[tuple[str, Decimal], list[PaymentLike]]:
-    """Return the payments that have a rate, grouped by token and rate (each group is converted once)."""
-    groups: dict[tuple[str, Decimal], list[PaymentLike]] = {}
+def _valued_groups(rates: Rates, payments: Iterable[PaymentLike]) -> dict[tuple[Asset, Decimal], list[PaymentLike]]:
+    """Return the payments that have a rate, grouped by asset and rate (each group is converted once)."""
+    groups: dict[tuple[Asset, Decimal], list[PaymentLike]] = {}
     for payment in payments:
         rate = valued_rate(rates, payment)
         if rate is not None:
-            groups.setdefault((payment.symbol, rate), []).append(payment)
+            groups.setdefault((asset(payment), rate), []).append(payment)
     return groups
 
 
-def _group_cents(rates: Rates, symbol: str, rate: Decimal, group: Iterable[Move]) -> int:
-    return cents_for_units(sum(p.amount_base_units for p in group), rates[symbol].decimals, rate)
+def _group_cents(rates: Rates, key: Asset, rate: Decimal, group: Iterable[Move]) -> int:
+    return cents_for_units(sum(p.amount_base_units for p in group), rates[key].decimals, rate)
 
 
 def valued_rate(rates: Rates, payment: PaymentLike) -> Decimal | None:
-    """Return the rate payment is valued at: its own, else its token's quote (None: it has none)."""
-    if payment.unquoted or payment.symbol not in rates:
+    """Return the rate payment is valued at: its own, else its asset's quote (None: it has none)."""
+    if payment.unquoted or asset(payment) not in rates:
         return None
-    return payment.usd_rate if payment.usd_rate is not None else rates[payment.symbol].usd_rate
+    return payment.usd_rate if payment.usd_rate is not None else rates[asset(payment)].usd_rate
 
 
 def paid_cents(rates: Rates, payments: Iterable[PaymentLike]) -> int:
-    """Return what payments count towards the total: each token's sum at each rate converted once, rounded
+    """Return what payments count towards the total: each asset's sum at each rate converted once, rounded
     down; stray receipts count for nothing."""
-    return sum(_group_cents(rates, symbol, rate, group)
-               for (symbol, rate), group in _valued_groups(rates, payments).items())
+    return sum(_group_cents(rates, key, rate, group)
+               for (key, rate), group in _valued_groups(rates, payments).items())
 
 
 def strays(rates: Rates, payments: Sequence[PaymentLike]) -> list[PaymentLike]:
-    """Return the stray receipts among payments: in a token the order was not quoted in, or in a token
+    """Return the stray receipts among payments: in an asset the order has no quote in, or in an asset
     (at one rate) whose payments together are worth less than a cent."""
-    counted = {id(p) for (symbol, rate), group in _valued_groups(rates, payments).items()
-               if _group_cents(rates, symbol, rate, group) > 0 for p in group}
+    counted = {id(p) for (key, rate), group in _valued_groups(rates, payments).items()
+               if _group_cents(rates, key, rate, group) > 0 for p in group}
     return [p for p in payments if id(p) not in counted]
 
 
@@ -161,7 +213,7 @@ def paying(rates: Rates, total_cents: int, payments: Sequence[PaymentLike]) -> l
     a payment sent after that, or dust, would let anyone become a "payer"."""
     stray = {id(p) for p in strays(rates, payments)}
     paid, counted = [], 0
-    for payment in sorted(payments, key=lambda p: (p.block_number, p.log_index)):
+    for payment in sorted(payments, key=arrival):
         # Dust sent before the shopper paid is not stray once the token's sum counts, but never made a payer.
         if id(payment) in stray or counted >= total_cents or paid_cents(rates, [payment]) == 0:
             continue
@@ -189,16 +241,16 @@ class Assessment:
     cause: dict
 
 
-def assess(terms: OrderTerms, payments: Sequence[PaymentLike], sweeps: Sequence[SweepLike], head: int,
-           needed: int) -> Assessment:
-    """Return the status, exception and cause that payments and sweeps justify at head (needed confirmations).
+def assess(terms: OrderTerms, payments: Sequence[PaymentLike], sweeps: Sequence[SweepLike], chains: Chains
+           ) -> Assessment:
+    """Return the status, exception and cause that payments and sweeps justify, as far as chains have got.
 
-    Completed means the split has received, in confirmed and verified sweeps, at least the order's total;
-    funds arriving after that are swept too but do not reopen the order. Refunded is final and is decided
-    by refunds, not here.
+    Paid needs each counted payment confirmed on its chain. Completed means the split has received, in
+    verified sweeps final on their chains, at least the order's total; funds arriving after that are swept
+    too but do not reopen the order. Refunded is final and is decided by refunds, not here.
     """
-    confirmed = [p for p in payments if is_confirmed(head, p.block_number, needed)]
-    final_sweeps = [s for s in sweeps if s.verified and is_confirmed(head, s.block_number, needed)]
+    confirmed = [p for p in payments if confirmed_on(chains, p)]
+    final_sweeps = sorted((s for s in sweeps if s.verified and final_on(chains, s)), key=arrival)
     received, settled = paid_cents(terms.rates, payments), paid_cents(terms.rates, confirmed)
     completed_by = completing_sweep(terms, final_sweeps)
     status = _target(terms, received, settled, completed_by)
@@ -248,7 +300,7 @@ def _cause(current: OrderStatus, target: OrderStatus, payments: Sequence[ChainMo
            completed_by: SweepLike | None) -> dict:
     if target == OrderStatus.COMPLETED:
         return {"txHash": completed_by.tx_hash, "block": completed_by.block_number}
-    latest = max(payments, key=lambda p: (p.block_number, p.log_index), default=None)
+    latest = max(payments, key=arrival, default=None)
     if latest is None:
         return {"reason": "payment removed"}
     if current == OrderStatus.COMPLETED:
@@ -284,13 +336,13 @@ class Received:
     stray_units: int = 0
 
 
-def received_in(rates: Rates, confirmed: Sequence[PaymentLike], symbol: str) -> Received:
-    """Return what confirmed payments brought in symbol."""
+def received_in(rates: Rates, confirmed: Sequence[PaymentLike], key: Asset) -> Received:
+    """Return what confirmed payments brought in an asset."""
     stray = strays(rates, confirmed)
     stray_ids = {id(p) for p in stray}
-    counted = [p for p in confirmed if p.symbol == symbol and id(p) not in stray_ids]
+    counted = [p for p in confirmed if asset(p) == key and id(p) not in stray_ids]
     return Received(sum(p.amount_base_units for p in counted), paid_cents(rates, counted),
-                    sum(p.amount_base_units for p in stray if p.symbol == symbol))
+                    sum(p.amount_base_units for p in stray if asset(p) == key))
 
 
 def _credited(received: Received, units: int) -> int:
@@ -330,17 +382,17 @@ def is_fully_refunded(status: OrderStatus, refunded_cents: int, received_cents: 
     return status in REFUNDABLE and refunded_cents >= received_cents
 
 
-def unswept(confirmed_payments: Iterable[Move], sweeps: Iterable[Move]) -> dict[str, int]:
-    """Return, per token, what confirmed payments brought in beyond what sweeps took out (may be ≤ 0)."""
+def unswept(confirmed_payments: Iterable[Move], sweeps: Iterable[Move]) -> dict[Asset, int]:
+    """Return, per asset, what confirmed payments brought in beyond what sweeps took out (may be ≤ 0)."""
     held = per_token(confirmed_payments)
-    for symbol, amount in per_token(sweeps).items():
-        held[symbol] = held.get(symbol, 0) - amount
+    for key, amount in per_token(sweeps).items():
+        held[key] = held.get(key, 0) - amount
     return held
 
 
 @dataclass
 class TokenLedger:
-    """Where one token's money of an order (or a sum of orders) is, in base units.
+    """Where one asset's money (a token on a chain) of an order (or a sum of orders) is, in base units.
 
     received = to_merchant + to_platform + held + in_split, where held is still at the deposit address and
     in_split was swept into the split but not paid out this time (PaymentSplitter floors each share; a
@@ -349,6 +401,7 @@ class TokenLedger:
     """
 
     token: str
+    chain_id: int = 0
     received: int = 0
     to_merchant: int = 0
     to_platform: int = 0
@@ -362,30 +415,31 @@ class TokenLedger:
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
-AMOUNTS = [f.name for f in fields(TokenLedger) if f.name != "token"]
+AMOUNTS = [f.name for f in fields(TokenLedger) if f.name not in ("token", "chain_id")]
 
 
 def ledger(payments: Iterable[Move], sweeps: Sequence[SweepLike], confirmed_refunds: Iterable[Move],
-           stray: Iterable[Move] = ()) -> dict[str, TokenLedger]:
-    """Return an order's ledger per token symbol, in symbol order (stray: the payments that are stray receipts)."""
+           stray: Iterable[Move] = ()) -> dict[Asset, TokenLedger]:
+    """Return an order's ledger per asset, in (chain, symbol) order (stray: the payments that are stray
+    receipts)."""
     received, swept, refunded = per_token(payments), per_token(sweeps), per_token(confirmed_refunds)
     strayed = per_token(stray)
     entries = {}
-    for symbol in sorted(set(received) | set(swept) | set(refunded)):
-        to_merchant = sum(s.merchant_base_units for s in sweeps if s.symbol == symbol)
-        to_platform = sum(s.platform_base_units for s in sweeps if s.symbol == symbol)
-        entries[symbol] = TokenLedger(
-            token=symbol, received=received.get(symbol, 0), to_merchant=to_merchant, to_platform=to_platform,
-            held=received.get(symbol, 0) - swept.get(symbol, 0),
-            in_split=swept.get(symbol, 0) - to_merchant - to_platform, refunded=refunded.get(symbol, 0),
-            stray=strayed.get(symbol, 0))
+    for key in sorted(set(received) | set(swept) | set(refunded)):
+        to_merchant = sum(s.merchant_base_units for s in sweeps if asset(s) == key)
+        to_platform = sum(s.platform_base_units for s in sweeps if asset(s) == key)
+        entries[key] = TokenLedger(
+            token=key[1], chain_id=key[0], received=received.get(key, 0), to_merchant=to_merchant,
+            to_platform=to_platform, held=received.get(key, 0) - swept.get(key, 0),
+            in_split=swept.get(key, 0) - to_merchant - to_platform, refunded=refunded.get(key, 0),
+            stray=strayed.get(key, 0))
     return entries
 
 
 def ledger_cents(rates: Rates, entry: TokenLedger) -> dict[str, int]:
     """Return each amount of entry in cents at the order's rate (rounded toward zero)."""
     def cents(amount: int) -> int:
-        value = usd_cents(rates, entry.token, abs(amount))
+        value = usd_cents(rates, (entry.chain_id, entry.token), abs(amount))
         return value if amount >= 0 else -value
 
     return {name: cents(getattr(entry, name)) for name in AMOUNTS}

@@ -18,7 +18,7 @@ from app.fields import load
 from app.openapi import doc
 from app.pay import present
 from app.pay.schemas import ClaimFormSchema
-from app.services import refund_claims
+from app.services import checkout, refund_claims
 
 bp = Blueprint("refund_claim", __name__)
 
@@ -62,6 +62,7 @@ def _render(template: str, found: refund_claims.Claim, **context) -> Response:
     """Return a claim page; never cached or stored (it holds a single-use credential)."""
     response = Response(render_template(template, order=found.order, refund=found.refund,
                                         amount=present.refund_amount(found.order, found.refund),
-                                        chain=current_config().CHAIN, **context), mimetype="text/html")
+                                        chain=checkout.chain_named(current_config().chains, found.refund.chain_id),
+                                        **context), mimetype="text/html")
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -8,12 +8,14 @@ from app.fields import Millis, TokenAmountSchema
 
 
 class PayOptionSchema(TokenAmountSchema):
+    chainId = fields.Integer(metadata={"description": "the chain to send it on (EIP-155 id)"})
     amount = fields.String(metadata={"description": "base units to send now (what is still due), decimal string"})
     qrVersion = fields.String(metadata={"description": "the QR image's ETag; pass as ?v= for a cacheable URL"})
 
 
 class PayPaymentSchema(Schema):
     txHash = fields.String()
+    chainId = fields.Integer(metadata={"description": "the chain it landed on"})
     token = fields.String()
     amount = fields.String(metadata={"description": "base units, decimal string"})
     amountDisplay = fields.String()

@@ -51,7 +51,7 @@ def _page_headers(response: Response) -> Response:
      None, media="text/html", errors=(404,))
 def page(receipt_id: str):
     snap = checkout.snapshot(receipt_id, with_media=True)
-    status = present.status_body(snap.order, snap.paid, snap.head, _chain())
+    status = present.status_body(snap.order, snap.paid, snap.heads, _chains())
     tokens = [o["token"] for o in status["options"]]
     chosen = request.args.get("token")
     return _render("pay/page.html", snap, status, options=status["options"],
@@ -64,12 +64,14 @@ def page(receipt_id: str):
      None, media="text/html", errors=(404,))
 def receipt(receipt_id: str):
     snap = checkout.snapshot(receipt_id, with_media=True)
-    chain = _chain()
-    payments = [{**present.payment_body(snap.order, p, snap.head), "link": present.explorer_tx(chain, p.tx_hash)}
+    chains = _chains()
+    payments = [{**present.payment_body(snap.order, p, snap.heads),
+                 "link": present.explorer_tx(checkout.chain_named(chains, p.chain_id), p.tx_hash)}
                 for p in snap.paid]
-    return _render("pay/receipt.html", snap, present.status_body(snap.order, snap.paid, snap.head, chain),
-                   payments=payments, refunds=[present.refund_body(snap.order, r, chain) for r in snap.order.refunds
-                                               if r.status == RefundStatus.CONFIRMED])
+    refunds = [present.refund_body(snap.order, r, checkout.chain_named(chains, r.chain_id))
+               for r in snap.order.refunds if r.status == RefundStatus.CONFIRMED]
+    return _render("pay/receipt.html", snap, present.status_body(snap.order, snap.paid, snap.heads, chains),
+                   payments=payments, refunds=refunds)
 
 
 @bp.get("/pay/<receipt_id>/qr/<token>.<fmt>")
@@ -103,7 +105,7 @@ def qr_image(receipt_id: str, token: str, fmt: str):
      errors=(404,))
 def status(receipt_id: str):
     snap = checkout.snapshot(receipt_id)
-    response = jsonify(PayStatusSchema().dump(present.status_body(snap.order, snap.paid, snap.head, _chain())))
+    response = jsonify(PayStatusSchema().dump(present.status_body(snap.order, snap.paid, snap.heads, _chains())))
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -139,11 +141,15 @@ def requote(receipt_id: str):
 
 def _read_status(receipt_id: str) -> dict:
     snap = checkout.snapshot(receipt_id)
-    return PayStatusSchema().dump(present.status_body(snap.order, snap.paid, snap.head, _chain()))
+    return PayStatusSchema().dump(present.status_body(snap.order, snap.paid, snap.heads, _chains()))
 
 
 def _chain():
     return current_config().CHAIN
+
+
+def _chains():
+    return current_config().chains
 
 
 def _render(template: str, snap: checkout.Snapshot, status: dict, **context) -> Response:

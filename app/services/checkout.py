@@ -21,7 +21,7 @@ from app.errors import ChainUnavailable, Conflict, NotFound
 from app.extensions import db
 from app.models import ChainCursor, Order, Payment, Quote, ShopConfig, utcnow
 from app.services import lifecycle, media
-from app.services.orders import OrderSettings, lock_order
+from app.services.orders import OrderSettings, lock_order, quotes_for_chains
 from app.services.payments import paid_cents
 
 logger = logging.getLogger(__name__)
@@ -29,11 +29,12 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Snapshot:
-    """An order as the shopper sees it now: its payments, the watcher's head, and (for pages) its pictures."""
+    """An order as the shopper sees it now: its payments, each chain's watcher block, and (for pages) its
+    pictures."""
 
     order: Order
     paid: list[Payment]
-    head: int | None
+    heads: dict[int, int]  # chain id → the last block its watcher processed
     thumbs: dict[str, str] = field(default_factory=dict)
     logo: str | None = None  # a data URI
 
@@ -45,22 +46,32 @@ def snapshot(receipt_id: str, with_media: bool = False) -> Snapshot:
         row = db.read(_snapshot_query(), {"receipt_id": receipt_id}).unique().first()
     if row is None:
         raise NotFound(f"No receipt {receipt_id}")
-    order, head, media_version = row
+    order, media_version = row
     paid = payments_of(order)
+    heads = watcher_blocks()
     if not with_media:
-        return Snapshot(order, paid, head)
+        return Snapshot(order, paid, heads)
     thumbs, logo = media.for_order(order.merchant_id, {line["itemId"] for line in order.line_items}, media_version)
-    return Snapshot(order, paid, head, thumbs, logo)
+    return Snapshot(order, paid, heads, thumbs, logo)
+
+
+def watcher_blocks() -> dict[int, int]:
+    """Return the last block each chain's watcher processed, by chain id (one row per chain)."""
+    return dict(db.read(_cursors_query(), {}).all())
 
 
 @cache
 def _snapshot_query() -> Select:
-    """Return the one statement of a snapshot: the order with its quotes and payments, the watcher's head
-    on its chain and its shop's media version (built once: it is the hot path of every pay page and poll)."""
-    head = select(ChainCursor.block_number).where(ChainCursor.chain_id == Order.chain_id).scalar_subquery()
+    """Return the statement of a snapshot: the order with its quotes and payments and its shop's media version
+    (built once: it is the hot path of every pay page and poll)."""
     media_version = select(ShopConfig.updated_at).where(ShopConfig.merchant_id == Order.merchant_id).scalar_subquery()
-    return select(Order, head, media_version).where(Order.receipt_id == bindparam("receipt_id")).options(
+    return select(Order, media_version).where(Order.receipt_id == bindparam("receipt_id")).options(
         joinedload(Order.quotes), joinedload(Order.payments))
+
+
+@cache
+def _cursors_query() -> Select:
+    return select(ChainCursor.chain_id, ChainCursor.block_number)
 
 
 def find_order(receipt_id: str, lock: bool = False) -> Order:
@@ -87,14 +98,28 @@ def with_strays(order: Order, paid: list[Payment]) -> list[tuple[Payment, bool]]
     return [(p, id(p) in stray) for p in paid]
 
 
-def progress(order: Order, paid: list[Payment], head: int | None, chain: ChainSettings,
+def progress(order: Order, paid: list[Payment], heads: dict[int, int], chains: tuple[ChainSettings, ...],
              now: datetime | None = None) -> Progress:
-    """Return the order's payment progress for the shopper."""
-    missing = max((chain.confirmations - settlement.confirmations(head, p.block_number) for p in paid), default=0)
+    """Return the order's payment progress for the shopper (confirmations counted on each payment's chain;
+    the network named is the one of the latest payment, else the primary chain)."""
+    missing = max((needed(chains, p.chain_id) - settlement.confirmations(heads.get(p.chain_id), p.block_number)
+                   for p in paid), default=0)
+    latest = max(paid, key=settlement.arrival, default=None)
+    network = chain_named(chains, latest.chain_id if latest else chains[0].chain_id).network_name
     return Progress(status=order.status, exception_status=order.exception_status,
                     expired=order.expires_at <= (now or utcnow()), total_cents=order.total_cents,
-                    paid_cents=paid_cents(order, paid), confirmations_missing=max(0, missing),
-                    network=chain.network_name)
+                    paid_cents=paid_cents(order, paid), confirmations_missing=max(0, missing), network=network)
+
+
+def needed(chains: tuple[ChainSettings, ...], chain_id: int) -> int:
+    """Return the confirmations a payment needs on that chain."""
+    return chain_named(chains, chain_id).confirmations
+
+
+def chain_named(chains: tuple[ChainSettings, ...], chain_id: int) -> ChainSettings:
+    """Return the configured chain with that id; a chain no longer configured keeps its id and nothing else."""
+    return next((c for c in chains if c.chain_id == chain_id),
+                ChainSettings(chain_id=chain_id, network_name=f"Chain {chain_id}"))
 
 
 def due_units(quote: Quote, due_cents: int) -> int:
@@ -120,8 +145,8 @@ def requote(receipt_id: str, settings: OrderSettings, now: datetime | None = Non
         raise Conflict("A payment was received for this order, so it keeps its quote")
     if order.expires_at > now:
         raise Conflict("The quote is still valid")
-    accepted = db.session.get(ShopConfig, order.merchant_id).accepted_tokens
-    fresh = quotes.quotes_for(settings.chain, accepted, order.total_cents, settings.read_eth_price)
+    shop = db.session.get(ShopConfig, order.merchant_id)
+    fresh = quotes_for_chains(settings, shop.accepted_tokens, shop.accepted_chains, order.total_cents)
     if not fresh:
         raise ChainUnavailable("No token can be quoted right now; try again shortly")
     _replace_quotes(order, fresh, now, now + settings.quote_ttl)
@@ -131,18 +156,20 @@ def requote(receipt_id: str, settings: OrderSettings, now: datetime | None = Non
         lifecycle.note(order, "shopper", {"reason": "requoted"}, now)
     db.session.commit()
     logger.info("order requoted receipt=%s expires=%s tokens=%s", order.receipt_id, order.expires_at,
-                [q.symbol for q in order.quotes])
+                [f"{q.symbol}@{q.chain_id}" for q in order.quotes])
     return order
 
 
 def _replace_quotes(order: Order, fresh: list[quotes.Quote], now: datetime, expires_at: datetime) -> None:
-    """Update the order's quotes in place (one row per token stays unique), dropping tokens no longer offered."""
-    current = {q.symbol: q for q in order.quotes}
+    """Update the order's quotes in place (one row per chain and token stays unique), dropping those no
+    longer offered."""
+    current = {(q.chain_id, q.symbol): q for q in order.quotes}
     for quote in fresh:
-        row = current.pop(quote.symbol, None)
+        row = current.pop((quote.chain_id, quote.symbol), None)
         if row is None:
-            row = Quote(symbol=quote.symbol)
+            row = Quote(chain_id=quote.chain_id, symbol=quote.symbol)
             order.quotes.append(row)
+        row.offered = True
         row.token_address, row.decimals, row.usd_rate = quote.token_address, quote.decimals, quote.usd_rate
         row.amount_base_units, row.created_at, row.expires_at = quote.amount_base_units, now, expires_at
     for stale in current.values():

@@ -1,6 +1,7 @@
 """Orders: a cart priced exactly from inventory, stored with its history, idempotent per key."""
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from app.domain.pricing import FeeTier, PricedLine
 from app.domain.statuses import UNPAID, OrderStatus
 from app.errors import Conflict, InvalidInput, InventoryItemNotFound, NotFound, SplitRequired
 from app.extensions import db
-from app.models import IdempotencyRecord, InventoryItem, Merchant, Order, Quote, utcnow
+from app.models import IdempotencyRecord, InventoryItem, Merchant, Order, Quote, ShopConfig, utcnow
 from app.services import cursors, lifecycle, shops
 from app.services.tax import TaxChoice, resolve_tax
 
@@ -50,15 +51,37 @@ class OrderRequest:
 class OrderSettings:
     fee_tiers: tuple[FeeTier, ...]
     quote_ttl: timedelta
-    chain: ChainSettings = field(default_factory=ChainSettings)
-    read_eth_price: Callable[[], EthPrice | None] = lambda: None
+    chains: tuple[ChainSettings, ...] = (ChainSettings(),)  # the primary first
+    read_eth_price: Callable[[ChainSettings], EthPrice | None] = lambda chain: None  # that chain's ETH/USD
     max_open_orders: int = 10_000
 
     @classmethod
     def from_config(cls, config) -> OrderSettings:
-        """Return the settings an app's Config gives (ETH read from its feed when configured)."""
-        return cls(fee_tiers=config.FEE_TIERS, quote_ttl=config.quote_ttl(), chain=config.CHAIN,
-                   read_eth_price=eth_price_reader(config.CHAIN), max_open_orders=config.MAX_OPEN_ORDERS)
+        """Return the settings an app's Config gives (ETH read from each chain's feed when configured)."""
+        return cls(fee_tiers=config.FEE_TIERS, quote_ttl=config.quote_ttl(), chains=config.chains,
+                   read_eth_price=read_feed, max_open_orders=config.MAX_OPEN_ORDERS)
+
+    @property
+    def chain(self) -> ChainSettings:
+        """Return the primary chain (its factory computes deposit addresses; its monitor window counts)."""
+        return self.chains[0]
+
+
+def read_feed(chain: ChainSettings) -> EthPrice | None:
+    """Return chain's ETH/USD feed reading (cached a few seconds), or None without RPC or feed."""
+    return eth_price_reader(chain)()
+
+
+def quotes_for_chains(settings: OrderSettings, accepted_tokens: list[str], accepted_chains: list[int] | None,
+                      total_cents: int) -> list[quotes.Quote]:
+    """Return a quote for each accepted token on each accepted chain with a factory, chains in configuration
+    order (accepted_chains None or empty: every configured chain)."""
+    found = []
+    for chain in settings.chains:
+        if chain.enabled and (not accepted_chains or chain.chain_id in accepted_chains):
+            found += quotes.quotes_for(chain, accepted_tokens, total_cents,
+                                       functools.partial(settings.read_eth_price, chain))
+    return found
 
 
 def create_order(merchant: Merchant, req: OrderRequest, settings: OrderSettings, actor: str) -> tuple[Order, bool]:
@@ -134,20 +157,26 @@ def _build_order(merchant: Merchant, req: OrderRequest, settings: OrderSettings,
         expires_at=now + settings.quote_ttl, order_metadata=dict(req.metadata), redirect_url=req.redirect_url,
     )
     if settings.chain.enabled:
-        _attach_payment_terms(order, merchant.split_address, config.accepted_tokens, settings)
+        _attach_payment_terms(order, merchant.split_address, config, settings)
     lifecycle.begin(order, actor, now)
     return order
 
 
-def _attach_payment_terms(order: Order, split: str, accepted: list[str], settings: OrderSettings) -> None:
-    """Fix the order's deposit address (computed offline) and one quote per token it can be paid in."""
+def _attach_payment_terms(order: Order, split: str, config: ShopConfig, settings: OrderSettings) -> None:
+    """Fix the order's deposit address (computed offline; the same on every chain) and one quote per token and
+    chain it can be paid in."""
     chain = settings.chain
-    order.chain_id, order.split_address = chain.chain_id, split
+    order.chain_id, order.split_address, order.factory_address = chain.chain_id, split, chain.factory
     order.deposit_address = deposits.deposit_address(chain.factory, split, order.receipt_id)
-    for quote in quotes.quotes_for(chain, accepted, order.total_cents, settings.read_eth_price):
-        order.quotes.append(Quote(symbol=quote.symbol, token_address=quote.token_address, decimals=quote.decimals,
-                                  amount_base_units=quote.amount_base_units, usd_rate=quote.usd_rate,
-                                  created_at=order.created_at, expires_at=order.expires_at))
+    for quote in quotes_for_chains(settings, config.accepted_tokens, config.accepted_chains, order.total_cents):
+        order.quotes.append(quote_row(quote, order.created_at, order.expires_at))
+
+
+def quote_row(quote: quotes.Quote, created_at: datetime, expires_at: datetime, offered: bool = True) -> Quote:
+    """Return a quote as stored with an order."""
+    return Quote(chain_id=quote.chain_id, symbol=quote.symbol, token_address=quote.token_address,
+                 decimals=quote.decimals, amount_base_units=quote.amount_base_units, usd_rate=quote.usd_rate,
+                 created_at=created_at, expires_at=expires_at, offered=offered)
 
 
 def _resolve_items(merchant: Merchant, cart: list[dict]) -> list[tuple[InventoryItem, int]]:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -10,13 +10,14 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from app.chain.settings import ETH
+from app.chain import quotes
+from app.chain.settings import ETH, FINALIZED, ChainSettings
 from app.domain import settlement
-from app.domain.money import cents_for_units
+from app.domain.money import cents_for_units, units_for_cents
 from app.domain.statuses import OrderStatus, transition_path
 from app.extensions import db
-from app.models import Order, Payment, Sweep
-from app.services import lifecycle
+from app.models import ChainCursor, Order, Payment, Quote, Sweep
+from app.services import lifecycle, orders
 from app.webhooks import events
 
 logger = logging.getLogger(__name__)
@@ -48,14 +49,46 @@ def paid_cents(order: Order, paid: list[Payment]) -> int:
     return settlement.paid_cents(settlement.rates(order.quotes), paid)
 
 
-def _valued(order: Order, chain_id: int, transfer: Transfer, market_rates: Mapping[int, Decimal | None]) -> Payment:
+def needs_market_rate(order: Order, chain_id: int, transfer: Transfer) -> bool:
+    """Return True when crediting transfer needs the chain's ETH/USD rate at its block: an ETH payment that came
+    late, or on a chain where the order has no ETH quote (a wrong-network payment)."""
+    if transfer.symbol != ETH:
+        return False
+    return transfer.block_time > order.expires_at or (chain_id, ETH) not in settlement.rates(order.quotes)
+
+
+def _quote_for(order: Order, chain: ChainSettings, transfer: Transfer,
+               market_rates: Mapping[int, Decimal | None]) -> Quote | None:
+    """Return the order's quote for the transfer's asset. A payment in a token listed on chain that the order
+    was not quoted in there (sent on another network than the one offered, or in another listed token) is
+    credited all the same: it gets an unoffered quote at the token's peg, or for ETH at the chain's feed at
+    its block. None when there is no rate at all (ETH with no feed reading): a stray receipt."""
+    quote = settlement.rates(order.quotes).get((chain.chain_id, transfer.symbol))
+    if quote is not None:
+        return quote
+    token, rate = chain.token(transfer.symbol), market_rates.get(transfer.block_number)
+    if token is not None:
+        fixed = quotes.stable_quote(token, order.total_cents, chain.chain_id)
+    elif transfer.symbol == ETH and rate is not None and rate > 0:
+        fixed = quotes.Quote(chain.chain_id, ETH, None, 18, units_for_cents(order.total_cents, 18, rate), rate)
+    else:
+        return None
+    row = orders.quote_row(fixed, transfer.block_time, order.expires_at, offered=False)
+    order.quotes.append(row)
+    logger.info("payment on an unoffered network credited receipt=%s chain=%d token=%s rate=%s", order.receipt_id,
+                chain.chain_id, transfer.symbol, fixed.usd_rate)
+    return row
+
+
+def _valued(order: Order, chain: ChainSettings, transfer: Transfer,
+            market_rates: Mapping[int, Decimal | None]) -> Payment:
     """Return the transfer as a payment of order, valued at the rate domain.settlement.payment_rate fixes."""
-    quote = settlement.rates(order.quotes).get(transfer.symbol)
+    quote = _quote_for(order, chain, transfer, market_rates)
     late = transfer.block_time > order.expires_at
     rate = settlement.payment_rate(quote.usd_rate if quote else None, late, transfer.symbol != ETH,
                                    market_rates.get(transfer.block_number))
     return Payment(
-        order_id=order.id, chain_id=chain_id, tx_hash=transfer.tx_hash, log_index=transfer.log_index,
+        order_id=order.id, chain_id=chain.chain_id, tx_hash=transfer.tx_hash, log_index=transfer.log_index,
         block_number=transfer.block_number, block_hash=transfer.block_hash, block_time=transfer.block_time,
         symbol=transfer.symbol, token_address=transfer.token_address, from_address=transfer.from_address,
         amount_base_units=transfer.amount_base_units, late=late, unquoted=quote is None,
@@ -72,12 +105,13 @@ def recorded_keys(chain_id: int, transfers: list[Transfer]) -> set[tuple[str, in
         Payment.chain_id == chain_id, Payment.tx_hash.in_(hashes))).all())
 
 
-def record_transfers(order: Order, chain_id: int, transfers: list[Transfer], known: set[tuple[str, int]],
+def record_transfers(order: Order, chain: ChainSettings, transfers: list[Transfer], known: set[tuple[str, int]],
                      market_rates: Mapping[int, Decimal | None] | None = None) -> list[Payment]:
-    """Add the transfers not yet in known as payments of the order (order row locked), each valued as it
-    arrives (market_rates: the ETH/USD rate by block, for late payments); return the new ones."""
+    """Add the transfers on chain not yet in known as payments of the order (order row locked), each valued as
+    it arrives (market_rates: the chain's ETH/USD rate by block, for the transfers needs_market_rate names);
+    return the new ones."""
     new = [t for t in transfers if (t.tx_hash, t.log_index) not in known]
-    added = [_valued(order, chain_id, t, market_rates or {}) for t in new]
+    added = [_valued(order, chain, t, market_rates or {}) for t in new]
     db.session.add_all(added)
     known.update((t.tx_hash, t.log_index) for t in new)
     for t in new:
@@ -116,7 +150,22 @@ def record_sweeps(chain_id: int, sweeps: list[Sweep]) -> None:
                        sweep.merchant_base_units, sweep.platform_base_units, sweep.verified)
 
 
-def refresh_status(order: Order, head: int, confirmations: int, paid: list[Payment] | None = None,
+def chain_views(chains: Sequence[ChainSettings], current: Mapping[int, settlement.ChainView] | None = None
+                ) -> dict[int, settlement.ChainView]:
+    """Return what is known of each configured chain: the last block its watcher processed (its cursor) as its
+    head, the confirmations it needs and its finalized block; current replaces what a caller knows better (a
+    watcher's own chain at its head)."""
+    cursors = {c.chain_id: c for c in db.session.scalars(select(ChainCursor))}
+    views = {}
+    for chain in chains:
+        cursor = cursors.get(chain.chain_id)
+        views[chain.chain_id] = settlement.ChainView(
+            head=cursor.block_number if cursor else None, needed=chain.confirmations,
+            finalized=cursor.finalized_block if cursor else None, require_finalized=chain.finality == FINALIZED)
+    return views | dict(current or {})
+
+
+def refresh_status(order: Order, chains: Mapping[int, settlement.ChainView], paid: list[Payment] | None = None,
                    swept: list[Sweep] | None = None, actor: str = "watcher", new: list[Payment] = ()) -> None:
     """Move the order to the status its payments and sweeps justify (domain.settlement.assess), through
     each allowed step, with history; set its exception status and settledAt; then announce the new payments
@@ -128,7 +177,7 @@ def refresh_status(order: Order, head: int, confirmations: int, paid: list[Payme
     if order.status in (OrderStatus.REFUNDED, OrderStatus.CANCELLED):
         _announce(order, new, swept)
         return
-    verdict = settlement.assess(terms(order), paid, swept, head, confirmations)
+    verdict = settlement.assess(terms(order), paid, swept, chains)
     lifecycle.flag(order, verdict.exception_status)
     order.settled_at = verdict.completed_by.block_time if verdict.completed_by else None
     # Receivers hear "payment detected", then the payment, then "paid", also when one tick sees all three.
@@ -140,7 +189,7 @@ def refresh_status(order: Order, head: int, confirmations: int, paid: list[Payme
 
 def _announce(order: Order, new: list[Payment], swept: list[Sweep]) -> None:
     for payment in new:
-        events.payment_received(order, payment, settlement.after_settlement(payment.block_number, swept))
+        events.payment_received(order, payment, settlement.after_settlement(payment, swept))
 
 
 def expire_overdue(now: datetime, actor: str = "watcher") -> int:

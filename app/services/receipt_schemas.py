@@ -25,12 +25,14 @@ class StatusChangeSchema(Schema):
 
 
 class QuoteSchema(TokenAmountSchema):
+    chainId = fields.Integer(metadata={"description": "the chain this quote pays on (EIP-155 id)"})
     usdRate = fields.Decimal(as_string=False)
     depositAddress = fields.String()
     expiresAt = Millis()
 
 
 class PaymentSchema(Schema):
+    chainId = fields.Integer(attribute="chain_id", metadata={"description": "the chain it landed on"})
     token = fields.String(attribute="symbol")
     amount = BaseUnitsString(attribute="amount_base_units")
     usd = UsdAmount(attribute="usd_cents")
@@ -41,14 +43,15 @@ class PaymentSchema(Schema):
     sender = fields.String(attribute="from_address")
     late = fields.Boolean()
     afterSettlement = fields.Boolean(attribute="after_settlement")
-    stray = fields.Boolean(metadata={"description": "counts for nothing towards the total (a token the order was "
-                                                    "not quoted in, or less than a cent); swept and refundable"})
+    stray = fields.Boolean(metadata={"description": "counts for nothing towards the total (a token with no rate, "
+                                                    "or less than a cent); swept and refundable"})
     usdRate = fields.Decimal(attribute="valued_rate", as_string=False, allow_none=True,
                              metadata={"description": "the USD rate it is valued at: the quote's, or for a late "
                                                       "payment in ETH the feed's at its block, never above the quote's"})
 
 
 class SweepSchema(Schema):
+    chainId = fields.Integer(attribute="chain_id", metadata={"description": "the chain it was settled on"})
     token = fields.String(attribute="symbol")
     amount = BaseUnitsString(attribute="amount_base_units")
     toMerchant = BaseUnitsString(attribute="merchant_base_units")
@@ -67,6 +70,7 @@ class RefundItemSchema(Schema):
 class RefundSchema(Schema):
     refundId = fields.String(attribute="id")
     status = fields.String(metadata={"enum": [s.value for s in RefundStatus]})
+    chainId = fields.Integer(attribute="chain_id", metadata={"description": "the chain it is paid on"})
     token = fields.String(attribute="symbol")
     amount = BaseUnitsString(attribute="amount_base_units")
     usd = UsdAmount(attribute="usd_cents")
@@ -85,6 +89,7 @@ class RefundSchema(Schema):
 
 
 class LedgerEntrySchema(Schema):
+    chainId = fields.Integer(attribute="chain_id")
     token = fields.String()
     received = BaseUnitsString()
     toMerchant = BaseUnitsString(attribute="to_merchant")
@@ -116,8 +121,8 @@ class ReceiptSchema(Schema):
     taxComponents = fields.List(fields.String())
     paymentUrl = fields.String()
     statusHistory = fields.List(fields.Nested(StatusChangeSchema))
-    chainId = fields.Integer(allow_none=True)
-    depositAddress = fields.String(allow_none=True)
+    chainId = fields.Integer(allow_none=True, metadata={"description": "the primary chain when it was created"})
+    depositAddress = fields.String(allow_none=True, metadata={"description": "the same on every chain"})
     quotes = fields.List(fields.Nested(QuoteSchema))
     settledAt = Millis(allow_none=True, metadata={"description": "when the order's total reached its split"})
     payments = fields.List(fields.Nested(PaymentSchema))

@@ -40,7 +40,7 @@ def receipt_body(order: Order, thumbs: dict[str, str] | None = None) -> dict:
         "statusHistory": [{"status": h.status, "at": h.at, "actor": h.actor, "cause": h.cause}
                           for h in order.history],
         "chainId": order.chain_id, "depositAddress": order.deposit_address,
-        "quotes": [quote_body(order, q) for q in order.quotes],
+        "quotes": [quote_body(order, q) for q in order.quotes if q.offered],
         "metadata": order.order_metadata, "redirectUrl": order.redirect_url,
         **settlement_body(order),
     }
@@ -50,7 +50,7 @@ def settlement_body(order: Order) -> dict:
     """Return what happened to the order's money: payments, sweeps into the split, refunds, and the ledger."""
     rates = settlement.rates(order.quotes)
     stray = {id(p) for p in settlement.strays(rates, order.payments)}
-    payments = [{**vars(p), "after_settlement": settlement.after_settlement(p.block_number, order.sweeps),
+    payments = [{**vars(p), "after_settlement": settlement.after_settlement(p, order.sweeps),
                  "stray": id(p) in stray, "valued_rate": settlement.valued_rate(rates, p)}
                 for p in order.payments]
     return {"settledAt": order.settled_at, "payments": payments, "sweeps": order.sweeps, "refunds": order.refunds,
@@ -65,10 +65,12 @@ def ledger_entry(order: Order | None, entry: ledger.TokenLedger, cents: dict[str
 
 
 def quote_body(order: Order, quote: Quote) -> dict:
-    """Return one token quote: base units as a string (exact beyond 2^53), the display amount, the EIP-681 URI."""
+    """Return one quote of a token on a chain: base units as a string (exact beyond 2^53), the display amount,
+    the EIP-681 URI (which names the chain, so a wallet switches to it)."""
     units = quote.amount_base_units
-    uri = eip681.quote_uri(quote.token_address, order.chain_id, order.deposit_address, units)
-    return {"token": quote.symbol, "tokenAddress": quote.token_address, "decimals": quote.decimals,
+    uri = eip681.quote_uri(quote.token_address, quote.chain_id, order.deposit_address, units)
+    return {"chainId": quote.chain_id, "token": quote.symbol, "tokenAddress": quote.token_address,
+            "decimals": quote.decimals,
             "amount": str(units), "amountDisplay": units_display(units, quote.decimals),
             "usdRate": quote.usd_rate, "depositAddress": order.deposit_address, "uri": uri,
             "expiresAt": quote.expires_at}

@@ -29,10 +29,10 @@ from app.chain.settings import ETH, ChainSettings
 from app.config import current_config
 from app.domain import settlement
 from app.domain.statuses import OrderStatus, RefundStatus
-from app.errors import Conflict, InvalidInput, NotFound
+from app.errors import ChainUnavailable, Conflict, InvalidInput, NotFound
 from app.extensions import db
-from app.models import ChainCursor, Merchant, Order, Payment, Refund, RefundProof, utcnow
-from app.services import lifecycle, refund_wallets
+from app.models import Merchant, Order, Payment, Refund, RefundProof, utcnow
+from app.services import lifecycle, payments, refund_wallets
 from app.services import live_status as pay_events
 from app.services.orders import lock_order
 from app.webhooks import events
@@ -45,6 +45,7 @@ OPEN = frozenset(RefundStatus)  # every refund, in any state, holds part of what
 @dataclass(frozen=True)
 class RefundRequest:
     token: str
+    chain_id: int | None  # where to pay it; None: the one chain where the order received (or was quoted) token
     amount_cents: int | None
     amount_base_units: int | None
     to: str | None
@@ -68,19 +69,20 @@ def create_refund(order: Order, request: RefundRequest) -> Refund:
     if order.status == OrderStatus.REFUNDED:
         raise Conflict(f"{order.receipt_id} is already refunded")
     rates, confirmed = settlement.rates(order.quotes), confirmed_payments(order)
-    quote, received = rates.get(request.token), settlement.received_in(rates, confirmed, request.token)
+    asset = (_refund_chain(order, request, confirmed), request.token)
+    quote, received = rates.get(asset), settlement.received_in(rates, confirmed, asset)
     token_address = quote.token_address if quote else next(
-        (p.token_address for p in confirmed if p.symbol == request.token), None)
+        (p.token_address for p in confirmed if settlement.asset(p) == asset), None)
     if quote is None and not received.stray_units:
-        tokens = sorted(set(rates) | {p.symbol for p in confirmed})
-        raise InvalidInput(f"{order.receipt_id} was neither quoted in nor received {request.token}",
-                           fields={"token": [f"One of: {', '.join(tokens) or 'none'}."]})
-    units, cents = _amounts(order, request, received, quote)
+        tokens = sorted({symbol for _, symbol in rates} | {p.symbol for p in confirmed})
+        raise InvalidInput(f"{order.receipt_id} was neither quoted in nor received {request.token} on chain "
+                           f"{asset[0]}", fields={"token": [f"One of: {', '.join(tokens) or 'none'}."]})
+    units, cents = _amounts(order, request, asset, received, quote)
     _check_room(order, confirmed, cents)
     _check_items(order, request.items)
     refund = Refund(id="rf_" + secrets.token_hex(8), order_id=order.id, status=RefundStatus.REQUESTED,
-                    symbol=request.token, token_address=token_address, amount_base_units=units, usd_cents=cents,
-                    to_address=_recipient(order, request.token, request.to), reason=request.reason,
+                    chain_id=asset[0], symbol=request.token, token_address=token_address, amount_base_units=units,
+                    usd_cents=cents, to_address=_recipient(order, asset, request.to), reason=request.reason,
                     items=request.items)
     db.session.add(refund)
     db.session.commit()
@@ -89,19 +91,37 @@ def create_refund(order: Order, request: RefundRequest) -> Refund:
     return refund
 
 
+def _refund_chain(order: Order, request: RefundRequest, confirmed: list[Payment]) -> int:
+    """Return the chain a refund in request.token is paid on: the one asked for, else the one chain where the
+    order received that token, else the first chain quoting it; raises InvalidInput when it received the token
+    on several chains and none was named."""
+    if request.chain_id is not None:
+        if current_config().chain(request.chain_id) is None:
+            raise InvalidInput(f"Chain {request.chain_id} is not served here", fields={"chainId": [
+                f"One of: {', '.join(str(c.chain_id) for c in current_config().chains)}."]})
+        return request.chain_id
+    received_on = sorted({p.chain_id for p in confirmed if p.symbol == request.token})
+    if len(received_on) > 1:
+        raise InvalidInput(f"{order.receipt_id} received {request.token} on chains "
+                           f"{', '.join(map(str, received_on))}: say on which to refund",
+                           fields={"chainId": [f"One of: {', '.join(map(str, received_on))}."]})
+    if received_on:
+        return received_on[0]
+    quoted_on = [q.chain_id for q in order.quotes if q.symbol == request.token]
+    return quoted_on[0] if quoted_on else (order.chain_id or 0)
+
+
 def confirmed_payments(order: Order) -> list[Payment]:
-    """Return the order's payments with the confirmations the chain settings require at the watcher's head:
-    only they can be refunded (an unconfirmed one may yet be reorged away)."""
-    cursor = db.session.get(ChainCursor, order.chain_id) if order.chain_id is not None else None
-    needed = current_config().CHAIN.confirmations
-    head = cursor.block_number if cursor is not None else None
-    return [p for p in order.payments if settlement.is_confirmed(head, p.block_number, needed)]
+    """Return the order's payments with the confirmations their chain requires at its watcher's block: only
+    they can be refunded (an unconfirmed one may yet be reorged away)."""
+    chains = payments.chain_views(current_config().chains)
+    return [p for p in order.payments if settlement.confirmed_on(chains, p)]
 
 
-def _amounts(order: Order, request: RefundRequest, received: settlement.Received,
+def _amounts(order: Order, request: RefundRequest, asset: settlement.Asset, received: settlement.Received,
              quote: settlement.Rate | None) -> tuple[int, int]:
     """Return the refund's base units and what it takes from what was received, in cents (domain.settlement)."""
-    reserved = sum(r.amount_base_units for r in order.refunds if r.status in OPEN and r.symbol == request.token)
+    reserved = sum(r.amount_base_units for r in order.refunds if r.status in OPEN and settlement.asset(r) == asset)
     if request.amount_base_units is not None:
         units = request.amount_base_units
         cents = settlement.refund_cents(received, reserved, units, quote)
@@ -125,6 +145,14 @@ def get_refund(order: Order, refund_id: str) -> Refund:
     if refund is None or refund.order_id != order.id:
         raise NotFound(f"No refund {refund_id} on {order.receipt_id}")
     return refund
+
+
+def refund_chain_settings(refund: Refund) -> ChainSettings:
+    """Return the settings of the chain refund is paid on; raises ChainUnavailable when it is no longer served."""
+    chain = current_config().chain(refund.chain_id)
+    if chain is None:
+        raise ChainUnavailable(f"Chain {refund.chain_id} of refund {refund.id} is no longer configured")
+    return chain
 
 
 def link_transaction(w3: Web3, chain: ChainSettings, order: Order, refund: Refund, tx_hash: str) -> Refund:
@@ -212,10 +240,10 @@ def _not_merchants(sender: str) -> str:
 
 
 def verify_submitted(w3: Web3, chain: ChainSettings) -> None:
-    """Confirm submitted refunds with enough confirmations; send back to requested those whose transaction
-    is gone (a reorg dropped its block), saying why. Run by the watcher after each tick."""
-    submitted = db.session.scalars(select(Refund).join(Order).where(
-        Refund.status == RefundStatus.SUBMITTED, Order.chain_id == chain.chain_id)).all()
+    """Confirm submitted refunds on chain with enough confirmations; send back to requested those whose
+    transaction is gone (a reorg dropped its block), saying why. Run by chain's watcher after each tick."""
+    submitted = db.session.scalars(select(Refund).where(
+        Refund.status == RefundStatus.SUBMITTED, Refund.chain_id == chain.chain_id)).all()
     if not submitted:
         return
     head = w3.eth.block_number
@@ -274,7 +302,7 @@ def _check_items(order: Order, items: list[dict]) -> None:
                                fields={"items": [f"Unknown sku or quantity above the receipt's: {item['sku']}."]})
 
 
-def _recipient(order: Order, symbol: str, to: str | None) -> str | None:
+def _recipient(order: Order, asset: settlement.Asset, to: str | None) -> str | None:
     """Return who the refund pays: to, which must be the sender of a payment that paid the order (settlement.paying:
     no dust, nothing sent after the total was reached) or of a stray receipt in symbol, else the sender of the
     largest such payment in symbol (in any token if none); None when no sender is known (the shopper then gives an address through a claim
@@ -282,10 +310,10 @@ def _recipient(order: Order, symbol: str, to: str | None) -> str | None:
     rates = settlement.rates(order.quotes)
     # A stray receipt (dust, an unquoted token) may go back to its sender, in its token: worth $0, it never
     # counts towards refunding the order.
-    stray_in_token = [p for p in settlement.strays(rates, order.payments) if p.symbol == symbol]
+    stray_in_token = [p for p in settlement.strays(rates, order.payments) if settlement.asset(p) == asset]
     paid = settlement.paying(rates, order.total_cents, order.payments) + stray_in_token
     payers = sorted((p for p in paid if p.from_address != ZERO_ADDRESS),
-                    key=lambda p: (p.symbol == symbol, p.amount_base_units), reverse=True)
+                    key=lambda p: (settlement.asset(p) == asset, p.amount_base_units), reverse=True)
     if to is not None and to_checksum_address(to) not in {p.from_address for p in payers}:
         raise InvalidInput(f"{to} did not pay {order.receipt_id}",
                            fields={"to": ["Must be an address that paid this order; for another one, create a "

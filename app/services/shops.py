@@ -8,6 +8,7 @@ from sqlalchemy import select, update
 
 from app.domain import images
 from app.domain.ids import normalize_wallet
+from app.config import current_config
 from app.errors import Conflict, InvalidInput
 from app.extensions import db
 from app.models import Merchant, ShopConfig, utcnow
@@ -53,6 +54,7 @@ def update_config(merchant: Merchant, changes: dict) -> ShopConfig:
         changes = {**changes, "jurisdictions": [_storable(j) for j in changes["jurisdictions"]]}
     for name, value in changes.items():
         setattr(config, name, value)
+    _check_chains(config.accepted_chains or [])
     codes = {j["code"].upper() for j in config.jurisdictions}
     default = config.default_jurisdiction_code
     if default and default.upper() not in codes:
@@ -61,6 +63,16 @@ def update_config(merchant: Merchant, changes: dict) -> ShopConfig:
                            fields={"defaultJurisdictionCode": [f"unknown jurisdiction {default}"]})
     db.session.commit()
     return config
+
+
+def _check_chains(chain_ids: list[int]) -> None:
+    """Raise InvalidInput (the session rolled back) naming chain ids this server does not serve, or repeated."""
+    served = [chain.chain_id for chain in current_config().chains]
+    unknown = [chain_id for chain_id in chain_ids if chain_id not in served]
+    if unknown or len(set(chain_ids)) != len(chain_ids):
+        db.session.rollback()
+        raise InvalidInput(f"acceptedChains must name distinct chains this server serves: {served}",
+                           fields={"acceptedChains": [f"unknown or repeated: {unknown or chain_ids}"]})
 
 
 def _storable(jurisdiction: dict) -> dict:

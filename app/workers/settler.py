@@ -26,7 +26,7 @@ from app.chain.contracts import BALANCE_OF_ABI, load_artifact
 from app.chain.deposits import order_ref
 from app.chain.events import ZERO_ADDRESS
 from app.chain.operator import bumped, fees, commit_with_nonce
-from app.chain.settings import ETH, ChainSettings
+from app.chain.settings import ETH, FINALIZED, ChainSettings
 from app.domain import settlement
 from app.domain.statuses import OrderStatus, SettleState
 from app.extensions import db
@@ -56,6 +56,8 @@ class Settler:
         if cursor is None:
             return 0
         final_block = settlement.newest_final_block(cursor.block_number, self.chain.confirmations)
+        if self.chain.finality == FINALIZED:  # only what the chain has finalized is swept
+            final_block = min(final_block, cursor.finalized_block if cursor.finalized_block is not None else -1)
         self._shepherd(final_block, now)
         sent = sum(self._send(order, symbol) for order, symbol in self._due(final_block, now))
         db.session.commit()
@@ -121,7 +123,8 @@ class Settler:
         self._broadcast(replacement)
 
     def _due(self, final_block: int, now: datetime) -> list[tuple[Order, str]]:
-        """Return (order, token) pairs whose confirmed payments exceed what was swept, with no settle in flight.
+        """Return (order, token) pairs whose confirmed payments on this chain exceed what was swept here, with no
+        settle in flight.
 
         Nothing stays at a deposit address: paid orders are swept at once; completed and refunded ones when
         more arrives (a refund is paid from the merchant's own wallet, so what the shopper sent is the
@@ -130,8 +133,9 @@ class Settler:
         cancelled order received nothing and is never looked at.
         """
         S, recent = OrderStatus, Order.expires_at >= now - self.chain.monitor_window
+        paid_here = select(Payment.id).where(Payment.order_id == Order.id, Payment.chain_id == self.chain.chain_id)
         orders = db.session.scalars(select(Order).where(
-            Order.chain_id == self.chain.chain_id, Order.split_address.is_not(None), or_(
+            paid_here.exists(), Order.split_address.is_not(None), or_(
                 Order.status == S.PAID,
                 Order.status.in_([S.COMPLETED, S.REFUNDED]) & recent,
                 Order.status.in_([S.PENDING, S.EXPIRED]) & recent & (Order.expires_at < now),
@@ -142,12 +146,14 @@ class Settler:
         paid, swept = rows_by_order(Payment, ids), rows_by_order(Sweep, ids)
         tries = Counter(tuple(row) for row in db.session.execute(
             select(SettleTx.order_id, SettleTx.symbol, SettleTx.state).where(
-                SettleTx.order_id.in_(ids), SettleTx.state.in_([SettleState.PENDING, SettleState.FAILED]))))
+                SettleTx.order_id.in_(ids), SettleTx.chain_id == self.chain.chain_id,
+                SettleTx.state.in_([SettleState.PENDING, SettleState.FAILED]))))
         due = []
+        here = self.chain.chain_id
         for order in orders:
-            confirmed = [p for p in paid[order.id] if p.block_number <= final_block]
-            for symbol, amount in settlement.unswept(confirmed, swept[order.id]).items():
-                if amount > 0 and not tries[(order.id, symbol, SettleState.PENDING)]:
+            confirmed = [p for p in paid[order.id] if p.chain_id == here and p.block_number <= final_block]
+            for (chain_id, symbol), amount in settlement.unswept(confirmed, swept[order.id]).items():
+                if chain_id == here and amount > 0 and not tries[(order.id, symbol, SettleState.PENDING)]:
                     if tries[(order.id, symbol, SettleState.FAILED)] < MAX_FAILED:
                         due.append((order, symbol))
         return due

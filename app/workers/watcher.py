@@ -34,7 +34,9 @@ from app.chain.events import (
     words,
 )
 from app.chain.events import hex_str as _hex
-from app.chain.settings import ETH, ChainSettings
+from app.chain.settings import ETH, FINALIZED, ChainSettings
+from app.config import current_config
+from app.domain import settlement
 from app.domain.statuses import OrderStatus
 from app.extensions import db
 from app.models import ChainBlock, ChainCursor, Order, Payment, Sweep, utcnow
@@ -132,7 +134,7 @@ class Watcher:
         settlement), and the others while their quote is valid or expired within the monitor window, except
         cancelled ones (the merchant called them off; the pay page offers no payment)."""
         orders = db.session.scalars(select(Order).options(selectinload(Order.quotes)).where(
-            Order.chain_id == self.chain.chain_id, Order.deposit_address.is_not(None),
+            Order.deposit_address.is_not(None),
             Order.status != OrderStatus.CANCELLED,
             or_(Order.status == OrderStatus.PAID, Order.expires_at >= now - self.chain.monitor_window))).all()
         return {order.deposit_address.lower(): order for order in orders}
@@ -243,7 +245,8 @@ class Watcher:
 
         Sweeps are read from the same blocks as payments, so at that block the difference is exact.
         """
-        eth_orders = {a: o for a, o in watched.items() if any(q.symbol == ETH for q in o.quotes)}
+        here = self.chain.chain_id
+        eth_orders = {a: o for a, o in watched.items() if any((q.chain_id, q.symbol) == (here, ETH) for q in o.quotes)}
         if last_block is None or not eth_orders:
             return []
         number = last_block["number"]
@@ -264,7 +267,8 @@ class Watcher:
         for model, sign in ((Payment, 1), (Sweep, -1)):
             for start in range(0, len(ids), ID_CHUNK):  # databases bound the parameters of one statement
                 for order_id, amount in db.session.execute(select(model.order_id, model.amount_base_units).where(
-                        model.order_id.in_(ids[start:start + ID_CHUNK]), model.symbol == ETH)).all():
+                        model.order_id.in_(ids[start:start + ID_CHUNK]), model.symbol == ETH,
+                        model.chain_id == self.chain.chain_id)).all():
                     held[address_of[order_id]] += sign * amount
         for payment in seen:
             if payment.symbol == ETH and payment.to_address.lower() in held:
@@ -275,10 +279,11 @@ class Watcher:
         return held
 
     def _market_rates(self, transfers: list[Transfer], watched: dict[str, Order]) -> dict[int, Decimal]:
-        """Return the ETH/USD feed rate at each block holding a late ETH payment (it is valued at the market,
-        never above its quote: domain.settlement.payment_rate), the current one where the feed has no history."""
-        blocks = sorted({t.block_number for t in transfers
-                         if t.symbol == ETH and t.block_time > watched[t.to_address.lower()].expires_at})
+        """Return the ETH/USD feed rate at each block holding an ETH payment that needs one (late: valued at the
+        market, never above its quote; or with no ETH quote on this chain: payments.needs_market_rate), the
+        current one where the feed has no history."""
+        blocks = sorted({t.block_number for t in transfers if payments.needs_market_rate(
+            watched[t.to_address.lower()], self.chain.chain_id, t)})
         if not blocks or not self.chain.eth_usd_feed:
             return {}
         found = {block: eth_price_at(self.w3, self.chain.eth_usd_feed, block) for block in blocks}
@@ -295,7 +300,7 @@ class Watcher:
             by_order.setdefault(watched[payment.to_address.lower()].id, []).append(payment)
         known = payments.recorded_keys(self.chain.chain_id, transfers)
         orders = payments.lock_orders(sorted(touched | set(by_order) | {s.order_id for s in sweeps}))
-        new = {order_id: payments.record_transfers(orders[order_id], self.chain.chain_id, order_transfers, known,
+        new = {order_id: payments.record_transfers(orders[order_id], self.chain, order_transfers, known,
                                                    market_rates)
                for order_id, order_transfers in by_order.items()}
         payments.record_sweeps(self.chain.chain_id, sweeps)
@@ -307,13 +312,20 @@ class Watcher:
         self._move_cursor(end, genesis)
         db.session.flush()
         paid, swept = payments.rows_by_order(Payment, list(orders)), payments.rows_by_order(Sweep, list(orders))
+        chains = payments.chain_views(current_config().chains, {self.chain.chain_id: self._view(head)})
         for order_id, order in orders.items():
-            payments.refresh_status(order, head, self.chain.confirmations, paid[order_id], swept[order_id],
+            payments.refresh_status(order, chains, paid[order_id], swept[order_id],
                                     new=new.get(order_id, []))
         payments.expire_overdue(now)
         reorg.prune(self.chain.chain_id, end)
         db.session.commit()
         pay_events.publish(order.receipt_id for order in orders.values())  # open pay pages re-read their status
+
+    def _view(self, head: int) -> settlement.ChainView:
+        """Return this chain as the money rules see it at head (its finalized block as last stored)."""
+        cursor = db.session.get(ChainCursor, self.chain.chain_id)
+        return settlement.ChainView(head, self.chain.confirmations, cursor.finalized_block if cursor else None,
+                                    self.chain.finality == FINALIZED)
 
     def _move_cursor(self, end: int, genesis: str) -> None:
         cursor = db.session.get(ChainCursor, self.chain.chain_id, with_for_update=True)

@@ -137,7 +137,7 @@ def victim(client, factory, in_app) -> Victim:
     with in_app() as session:
         key_id = session.scalar(select(ApiKey.id).where(ApiKey.merchant_id == merchant.id))
         order_id = session.scalar(select(Order.id).where(Order.receipt_id == receipt_id))
-        session.add(Refund(id="rf_victim0001", order_id=order_id, status="requested", symbol="USDC",
+        session.add(Refund(id="rf_victim0001", order_id=order_id, status="requested", chain_id=8453, symbol="USDC",
                            amount_base_units=1_000_000, usd_cents=100, to_address="0x" + "11" * 20, items=[]))
         session.add(RefundWallet(merchant_id=merchant.id, address=VICTIM_REFUND_WALLET))
         session.commit()

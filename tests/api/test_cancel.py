@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from app.jsoncodec import loads
 from app.models import Order, Payment, WebhookEvent, utcnow
+from app.domain.settlement import ChainView
 from app.services import payments
 
 
@@ -118,7 +119,7 @@ def test_a_payment_the_watcher_read_just_before_the_cancel_is_kept_and_announced
     add_payment(in_app, receipt_id)  # the watcher's tick that read the address before the cancel committed
     with in_app() as session:
         order = session.query(Order).filter_by(receipt_id=receipt_id).one()
-        payments.refresh_status(order, head=110, confirmations=2, new=list(order.payments))
+        payments.refresh_status(order, {8453: ChainView(110, 2)}, new=list(order.payments))
         session.commit()
         types = session.scalars(select(WebhookEvent.type).order_by(WebhookEvent.sequence)).all()
     receipt = client.get(f"/api/receipts/{receipt_id}", headers=shop.headers).json["receipt"]

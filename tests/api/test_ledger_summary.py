@@ -30,12 +30,12 @@ def reference_summary(merchant, start: datetime | None, end: datetime | None):
         query = query.where(Order.created_at >= start)
     if end is not None:
         query = query.where(Order.created_at < end)
-    units: dict[str, TokenLedger] = {}
-    cents: dict[str, dict[str, int]] = {}
+    units: dict[tuple[int, str], TokenLedger] = {}
+    cents: dict[tuple[int, str], dict[str, int]] = {}
     for order in db.session.scalars(query):
-        for symbol, entry in ledger.order_ledger(order).items():
-            units.setdefault(symbol, TokenLedger(token=symbol)).add(entry)
-            totals = cents.setdefault(symbol, dict.fromkeys(AMOUNTS, 0))
+        for asset, entry in ledger.order_ledger(order).items():
+            units.setdefault(asset, TokenLedger(token=asset[1], chain_id=asset[0])).add(entry)
+            totals = cents.setdefault(asset, dict.fromkeys(AMOUNTS, 0))
             for name, value in ledger.in_usd(order, entry).items():
                 totals[name] += value
     return units, cents
@@ -49,7 +49,7 @@ def _move(kind, order, serial: int, symbol: str, amount: int, **extra):
         return Payment(**common, **chain, from_address="0x" + "77" * 20, usd_cents=0, **extra)
     if kind is Sweep:
         return Sweep(**common, **chain, verified=True, **extra)
-    return Refund(id=f"rf_{serial}", **common, usd_cents=0, to_address="0x" + "77" * 20, **extra)
+    return Refund(id=f"rf_{serial}", chain_id=8453, **common, usd_cents=0, to_address="0x" + "77" * 20, **extra)
 
 
 @pytest.fixture
@@ -58,7 +58,7 @@ def varied_orders(in_app, shop) -> int:
     unquoted token, with creation times spread over 80 days; returns how many."""
     rng = random.Random(12)
     settings = orders.OrderSettings(fee_tiers=parse_fee_tiers("0:50"), quote_ttl=timedelta(minutes=15),
-                                    chain=OFFLINE_CHAIN)
+                                    chains=(OFFLINE_CHAIN,))
     request = orders.OrderRequest(items=[{"sku": "FOOD-001", "qty": 1}], jurisdiction_code=None, tax_rate=None,
                                   tax_components=None)
     serial = 0
@@ -67,7 +67,7 @@ def varied_orders(in_app, shop) -> int:
             order, _ = orders.create_order(shop.merchant, request, settings, actor="test")
             order.created_at = utcnow() - timedelta(days=2 * n, minutes=1)
             if n % 2:
-                session.add(Quote(order_id=order.id, symbol="ETH", decimals=18, amount_base_units=10**16,
+                session.add(Quote(order_id=order.id, chain_id=8453, symbol="ETH", decimals=18, amount_base_units=10**16,
                                   usd_rate=ETH_RATE + n, expires_at=utcnow()))
             for symbol, size in (("USDC", 10**7), ("ETH", HUGE_WEI), ("USDT", 10**6)):
                 for _ in range(rng.randint(0, 2)):

@@ -174,7 +174,7 @@ def test_real_event_bodies_match_the_published_schemas(spec, client, shop, in_ap
         session.flush()
         events.payment_received(order, payment, after_settlement=False)
         lifecycle.move(order, OrderStatus.EXPIRED, "test", {"reason": "quote expired"})
-        refund = Refund(id="rf_test", status=RefundStatus.CONFIRMED, symbol="USDC", token_address=None,
+        refund = Refund(id="rf_test", status=RefundStatus.CONFIRMED, chain_id=8453, symbol="USDC", token_address=None,
                         amount_base_units=1_000_000, usd_cents=100, to_address="0x" + "d" * 40, to_source="payer",
                         items=[],
                         tx_hash="0x" + "e" * 64, block_number=9, paid_base_units=1_000_000, created_at=at,

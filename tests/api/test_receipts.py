@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 
 from app.chain.settings import ChainSettings, parse_tokens
 from app.domain.pricing import parse_fee_tiers
+from app.domain.settlement import ChainView
 from app.domain.statuses import RefundStatus
 from app.models import Order, Payment, Refund, Sweep, utcnow
 from app.services import orders, payments
@@ -112,7 +113,7 @@ def counting_statements():
 def settled_receipts(in_app, shop) -> list[str]:
     """51 orders, each with a quote, a payment, a sweep, a refund and a history of three statuses."""
     settings = orders.OrderSettings(fee_tiers=parse_fee_tiers("0:50"), quote_ttl=timedelta(minutes=15),
-                                    chain=OFFLINE_CHAIN)
+                                    chains=(OFFLINE_CHAIN,))
     request = orders.OrderRequest(items=[{"sku": "FOOD-001", "qty": 1}], jurisdiction_code=None, tax_rate=None,
                                   tax_components=None)
     made = []
@@ -128,10 +129,10 @@ def settled_receipts(in_app, shop) -> list[str]:
                 Sweep(order_id=order.id, chain_id=8453, tx_hash=tx, log_index=1, block_number=101,
                       block_hash="0x" + "cd" * 32, block_time=utcnow(), symbol="USDC", amount_base_units=units,
                       merchant_base_units=units - 1, platform_base_units=1, verified=False),
-                Refund(id=f"rf_{n}", order_id=order.id, status=RefundStatus.REQUESTED, symbol="USDC",
+                Refund(id=f"rf_{n}", order_id=order.id, status=RefundStatus.REQUESTED, chain_id=8453, symbol="USDC",
                        amount_base_units=1, usd_cents=0, to_address="0x" + "77" * 20)])
             session.flush()
-            payments.refresh_status(order, head=110, confirmations=2)
+            payments.refresh_status(order, {8453: ChainView(110, 2)})
             session.commit()
             made.append(order.receipt_id)
     return made
@@ -160,7 +161,8 @@ def test_one_receipt_loads_its_relations_in_a_fixed_number_of_statements(client,
             session.add_all([Payment(order_id=order.id, chain_id=8453, tx_hash=f"0x{n:02x}" + "ee" * 31, log_index=0,
                                      block_number=100, block_hash="0x" + "ab" * 32, block_time=utcnow(),
                                      symbol="USDC", from_address="0x" + "77" * 20, amount_base_units=1, usd_cents=0),
-                             Refund(id=f"rf_more_{n}", order_id=order.id, status=RefundStatus.REQUESTED, symbol="USDC",
+                             Refund(id=f"rf_more_{n}", order_id=order.id, status=RefundStatus.REQUESTED, chain_id=8453,
+                                    symbol="USDC",
                                     amount_base_units=1, usd_cents=0, to_address="0x" + "77" * 20)])
         session.commit()
     with counting_statements() as after:

@@ -23,15 +23,25 @@ def test_config_round_trip_keeps_exact_rates(client, shop):
     assert config["acceptedTokens"] == ["USDC", "ETH"] and config["defaultJurisdictionCode"] == "US-NY"
 
 
+def test_a_shop_may_narrow_the_chains_it_is_quoted_on(client, shop):
+    assert client.get("/api/shop/config", headers=shop.headers).json["config"]["acceptedChains"] is None
+    response = client.put("/api/shop/config", json={"acceptedChains": [31337]}, headers=shop.headers)
+    assert response.status_code == 200 and response.json["config"]["acceptedChains"] == [31337]
+    assert client.put("/api/shop/config", json={"acceptedChains": None},
+                      headers=shop.headers).json["config"]["acceptedChains"] is None
+
+
 @pytest.mark.parametrize("body", [
     {"processingFeeAddOnBps": 1001}, {"processingFeeAddOnBps": -1}, {"processingFeeAddOnBps": 1.5},
     {"jurisdictions": [{**NY, "rate": 1.5}]}, {"jurisdictions": [NY, NY]},
     {"jurisdictions": [{**NY, "components": [{"code": "a", "name": "A", "rate": 0.6},
                                              {"code": "b", "name": "B", "rate": 0.6}]}]},
     {"defaultJurisdictionCode": "XX-00"}, {"acceptedTokens": ["DOGE"]}, {"acceptedTokens": []},
-    {"brandName": "x" * 201},
+    {"brandName": "x" * 201}, {"acceptedChains": [1]}, {"acceptedChains": [31337, 31337]},
+    {"acceptedChains": ["31337"]},
 ], ids=["add-on-over", "add-on-negative", "add-on-fraction", "rate-over-1", "duplicate-codes",
-        "components-over-1", "dangling-default", "unknown-token", "no-tokens", "long-brand"])
+        "components-over-1", "dangling-default", "unknown-token", "no-tokens", "long-brand", "chain-not-served",
+        "chain-repeated", "chain-as-text"])
 def test_bad_config_is_rejected_and_changes_nothing(client, shop, body):
     before = client.get("/api/shop/config", headers=shop.headers).json
     response = client.put("/api/shop/config", json=body, headers=shop.headers)

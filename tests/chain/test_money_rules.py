@@ -52,39 +52,61 @@ def set_eth_price(w3, contracts, accounts, dollars: int) -> None:
 
 # ---- item 2: stray receipts
 
-def test_unaccepted_tokens_and_dust_never_strand_an_order(gateway, api, w3, contracts, accounts, balance_of):
+def test_a_listed_token_the_shop_does_not_offer_is_credited_at_its_peg_and_eth_at_the_feed(gateway, api, w3,
+                                                                                            contracts, accounts):
     accept_only(gateway.app, ["USDC"])
     receipt = gateway.order()
     receipt_id, deposit = receipt["receiptId"], receipt["depositAddress"]
     assert [q["token"] for q in receipt["quotes"]] == ["USDC"]
-    pay_token(w3, contracts.usdt, accounts.shopper, deposit, 5_000_000)  # a token this order does not accept
+    pay_token(w3, contracts.usdt, accounts.shopper, deposit, 5_000_000)  # listed on this chain, not offered
+    send_eth(w3, accounts.shopper, deposit, 10**15)  # 0.001 ETH at the feed's $3,000
+    gateway.watch()
+    mine(w3, CONFIRMATIONS)
+    gateway.watch()
+
+    seen = gateway.receipt(receipt_id)
+    assert (seen["status"], seen["exceptionStatus"]) == ("pending", "paid_partial")
+    assert sorted((p["token"], p["stray"], p["usd"]) for p in seen["payments"]) == [
+        ("ETH", False, Decimal("3.00")), ("USDT", False, Decimal("5.00"))]
+    assert [q["token"] for q in seen["quotes"]] == ["USDC"], "the pay page still offers only what the shop accepts"
+    pay_token(w3, contracts.usdc, accounts.shopper, deposit, quote(receipt, "USDC") - 8_000_000)  # the rest
+    gateway.run()
+    done = gateway.receipt(receipt_id)
+    assert (done["status"], done["exceptionStatus"]) == ("completed", None)
+    assert sorted(s["token"] for s in done["sweeps"]) == ["ETH", "USDC", "USDT"]
+
+
+def test_dust_and_eth_without_a_feed_never_strand_an_order(gateway, api, w3, contracts, accounts, balance_of):
+    accept_only(gateway.app, ["USDC"])
+    gateway.settings = replace(gateway.settings, eth_usd_feed="")  # the watcher has no ETH/USD rate on this chain
+    receipt = gateway.order()
+    receipt_id, deposit = receipt["receiptId"], receipt["depositAddress"]
     pay_token(w3, contracts.usdc, accounts.shopper, deposit, 1)  # dust
-    send_eth(w3, accounts.shopper, deposit, 10**15)  # ETH, never quoted
+    send_eth(w3, accounts.shopper, deposit, 10**15)  # ETH, with no rate to credit it at
     gateway.watch()
     mine(w3, CONFIRMATIONS)
     gateway.watch()
 
     seen = gateway.receipt(receipt_id)
     assert (seen["status"], seen["exceptionStatus"]) == ("generated", None)
-    assert sorted((p["token"], p["stray"], p["usd"]) for p in seen["payments"]) == [
-        ("ETH", True, 0), ("USDC", True, 0), ("USDT", True, 0)]
-    assert {e["token"]: e["stray"] for e in seen["ledger"]} == {"ETH": str(10**15), "USDC": "1", "USDT": "5000000"}
+    assert sorted((p["token"], p["stray"], p["usd"]) for p in seen["payments"]) == [("ETH", True, 0), ("USDC", True, 0)]
+    assert {e["token"]: e["stray"] for e in seen["ledger"]} == {"ETH": str(10**15), "USDC": "1"}
     page = gateway.app.test_client().get(f"/pay/{receipt_id}/status").json
-    assert page["state"] == "waiting" and [p["stray"] for p in page["payments"]] == [True] * 3
+    assert page["state"] == "waiting" and [p["stray"] for p in page["payments"]] == [True] * 2
     assert "does not count towards this order" in gateway.app.test_client().get(f"/pay/{receipt_id}").get_data(
         as_text=True)
 
-    refund = api(f"receipts/{receipt_id}/refund", {"token": "USDT", "amountBaseUnits": "5000000"})
+    refund = api(f"receipts/{receipt_id}/refund", {"token": "ETH", "amountBaseUnits": str(10**15)})
     assert refund.status_code == 201, refund.json
     assert (refund.json["refund"]["usd"], refund.json["refund"]["to"]) == (0, accounts.shopper.address)
-    too_much = api(f"receipts/{receipt_id}/refund", {"token": "USDT", "amountBaseUnits": "1"})
+    too_much = api(f"receipts/{receipt_id}/refund", {"token": "ETH", "amountBaseUnits": "1"})
     assert too_much.status_code == 400 and too_much.json["fields"]["amount"]
 
     expire(gateway.app, w3, receipt_id)
     gateway.run()
     swept = gateway.receipt(receipt_id)
     assert swept["status"] == "expired"
-    assert sorted(s["token"] for s in swept["sweeps"]) == ["ETH", "USDC", "USDT"]
+    assert sorted(s["token"] for s in swept["sweeps"]) == ["ETH", "USDC"]
     assert all(e["held"] == "0" for e in swept["ledger"])
     assert_ledger_matches_chain(gateway, receipt_id, balance_of)
 

@@ -36,8 +36,9 @@ def flood_open_orders(in_app, factory, chain_settings, count: int) -> None:
     with in_app() as session:
         session.execute(insert(Order), orders)
         ids = session.scalars(select(Order.id).where(Order.merchant_id == flooder.id)).all()
-        session.execute(insert(Quote), [dict(order_id=i, symbol="ETH", token_address=None, decimals=18,
-                                             amount_base_units=10**15, usd_rate=Decimal(3000), created_at=now,
+        session.execute(insert(Quote), [dict(order_id=i, chain_id=chain_settings.chain_id, symbol="ETH",
+                                             token_address=None, decimals=18, amount_base_units=10**15,
+                                             usd_rate=Decimal(3000), created_at=now,
                                              expires_at=now + timedelta(minutes=15)) for i in ids])
         session.commit()
 

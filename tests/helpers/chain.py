@@ -64,7 +64,7 @@ def mine(w3, blocks: int = 1) -> None:
 def assert_ledger_matches_chain(gateway, receipt_id: str, balance_of) -> None:
     """received = to merchant + to platform + held + in split, and held is what the deposit address holds."""
     receipt = gateway.receipt(receipt_id)
-    for symbol, entry in gateway.ledger(receipt_id).items():
+    for (_, symbol), entry in gateway.ledger(receipt_id).items():
         assert entry.received == entry.to_merchant + entry.to_platform + entry.held + entry.in_split
         assert entry.received == sum(int(p["amount"]) for p in receipt["payments"] if p["token"] == symbol)
         assert entry.held == balance_of(symbol, receipt["depositAddress"])

@@ -39,8 +39,8 @@ def make_order(in_app, shop, chain):
     """Create an order for the shop's items (default: 2 coffees + 1 pastry in US-CA = $12.65); return its id."""
 
     def make(items=None, ttl=timedelta(minutes=15)) -> str:
-        settings = orders.OrderSettings(fee_tiers=parse_fee_tiers("0:50"), quote_ttl=ttl, chain=chain,
-                                        read_eth_price=fixed_eth_price)
+        settings = orders.OrderSettings(fee_tiers=parse_fee_tiers("0:50"), quote_ttl=ttl, chains=(chain,),
+                                        read_eth_price=lambda _chain: fixed_eth_price())
         request = orders.OrderRequest(items=items or [{"sku": "COFFEE-001", "qty": 2}, {"sku": "PASTRY-001", "qty": 1}],
                                       jurisdiction_code="US-CA", tax_rate=None, tax_components=None)
         with in_app():
@@ -64,7 +64,8 @@ def pay(in_app, chain):
                                 block_time=order.expires_at + timedelta(seconds=1) if late else utcnow(),
                                 symbol=symbol, token_address=None, from_address="0x" + "77" * 20,
                                 amount_base_units=amount, late=late,
-                                usd_cents=settlement.usd_cents(settlement.rates(order.quotes), symbol, amount),
+                                usd_cents=settlement.usd_cents(settlement.rates(order.quotes), (chain.chain_id, symbol),
+                                                              amount),
                                 unquoted=symbol not in {q.symbol for q in order.quotes}))
             cursor = session.get(ChainCursor, chain.chain_id)
             if cursor is None:
@@ -72,7 +73,7 @@ def pay(in_app, chain):
             else:
                 cursor.block_number = head
             session.flush()
-            payments.refresh_status(order, head, chain.confirmations)
+            payments.refresh_status(order, {chain.chain_id: settlement.ChainView(head, chain.confirmations)})
             session.commit()
             return tx
 

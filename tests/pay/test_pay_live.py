@@ -48,7 +48,8 @@ def test_status_json_has_amounts_confirmations_and_tx_hashes(pay_client, make_or
     assert (body["status"], body["exceptionStatus"], body["state"]) == ("pending", "paid_partial", "partial")
     assert (body["totalUsd"], body["paidUsd"], body["dueUsd"]) == (Decimal("12.65"), Decimal("5.00"), Decimal("7.65"))
     assert (body["confirmationsRequired"], body["confirmationsMissing"]) == (2, 1)
-    assert body["payments"] == [{"txHash": tx, "token": "USDC", "amount": "5000000", "amountDisplay": "5",
+    assert body["payments"] == [{"txHash": tx, "chainId": 8453, "token": "USDC", "amount": "5000000",
+                                 "amountDisplay": "5",
                                  "usd": Decimal("5.00"), "block": 100, "confirmations": 1, "late": False,
                                  "stray": False}]
     assert "Waiting for 1 more confirmation" in body["message"]

@@ -236,9 +236,10 @@ def test_printable_receipt_lists_confirmed_refunds_only(pay_client, make_order, 
     with in_app() as session:
         order = session.scalar(select(Order).where(Order.receipt_id == receipt_id))
         session.add_all([
-            Refund(id="rf_confirmed", order_id=order.id, status="confirmed", symbol="USDC", amount_base_units=5_000_000,
+            Refund(id="rf_confirmed", order_id=order.id, status="confirmed", chain_id=8453, symbol="USDC",
+                   amount_base_units=5_000_000,
                    paid_base_units=5_000_000, usd_cents=500, to_address="0x" + "77" * 20, tx_hash=confirmed_tx),
-            Refund(id="rf_requested", order_id=order.id, status="requested", symbol="USDC",
+            Refund(id="rf_requested", order_id=order.id, status="requested", chain_id=8453, symbol="USDC",
                    amount_base_units=1_000_000, usd_cents=100, to_address=requested_to)])
         session.commit()
     html = pay_client.get(f"/receipt/{receipt_id}").get_data(as_text=True)

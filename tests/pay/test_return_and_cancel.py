@@ -21,7 +21,7 @@ def order_with_redirect(in_app, shop, chain):
 
     def make(redirect_url: str | None = SHOP_URL) -> str:
         settings = orders.OrderSettings(fee_tiers=parse_fee_tiers("0:50"), quote_ttl=timedelta(minutes=15),
-                                        chain=chain, read_eth_price=fixed_eth_price)
+                                        chains=(chain,), read_eth_price=lambda _chain: fixed_eth_price())
         request = orders.OrderRequest(items=[{"sku": "COFFEE-001", "qty": 2}, {"sku": "PASTRY-001", "qty": 1}],
                                       jurisdiction_code="US-CA", tax_rate=None, tax_components=None,
                                       redirect_url=redirect_url)

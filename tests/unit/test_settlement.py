@@ -14,6 +14,7 @@ from app.domain.statuses import ExceptionStatus, OrderStatus
 S, X = OrderStatus, ExceptionStatus
 USDC, ETH = "USDC", "ETH"
 AT = datetime(2026, 12, 1, tzinfo=timezone.utc)
+C = 1  # the chain of every move unless a test says otherwise
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,8 @@ class Pay:
     amount_base_units: int
     block_number: int
     symbol: str = USDC
+    chain_id: int = C
+    block_time: datetime = AT
     late: bool = False
     tx_hash: str = "0xpay"
     log_index: int = 0
@@ -39,6 +42,7 @@ class Sweep:
     amount_base_units: int
     block_number: int
     symbol: str = USDC
+    chain_id: int = C
     verified: bool = True
     merchant_base_units: int = 0
     platform_base_units: int = 0
@@ -47,8 +51,12 @@ class Sweep:
     block_time: datetime = AT
 
 
-RATES = {USDC: Rate(6, Decimal(1)), ETH: Rate(18, Decimal("2500"))}
+RATES = {(C, USDC): Rate(6, Decimal(1)), (C, ETH): Rate(18, Decimal("2500"))}
 TOTAL = 1000  # $10.00 = 10_000_000 USDC base units
+
+
+def view(head: int | None, needed: int = 2) -> dict[int, settlement.ChainView]:
+    return {C: settlement.ChainView(head, needed)}
 
 
 def terms(status: OrderStatus = S.GENERATED, total: int = TOTAL) -> OrderTerms:
@@ -102,7 +110,7 @@ ASSESS = [
 @pytest.mark.parametrize("current, paid, swept, head, status, exception", [case[1:] for case in ASSESS],
                          ids=[case[0] for case in ASSESS])
 def test_assess_decides_status_and_exception(current, paid, swept, head, status, exception):
-    verdict = settlement.assess(terms(current), paid, swept, head, needed=2)
+    verdict = settlement.assess(terms(current), paid, swept, view(head))
     assert (verdict.status, verdict.exception_status) == (status, exception)
     assert (verdict.completed_by is not None) == (status == S.COMPLETED)
 
@@ -110,7 +118,7 @@ def test_assess_decides_status_and_exception(current, paid, swept, head, status,
 def test_completion_is_the_sweep_that_carried_the_total():
     first, second = Sweep(6_000_000, 5, tx_hash="0xa"), Sweep(4_000_000, 6, tx_hash="0xb")
     third = Sweep(1_000_000, 7, tx_hash="0xc")
-    verdict = settlement.assess(terms(S.PAID), [Pay(11_000_000, 4)], [first, second, third], 20, needed=2)
+    verdict = settlement.assess(terms(S.PAID), [Pay(11_000_000, 4)], [first, second, third], view(20))
     assert verdict.completed_by is second and verdict.cause == {"txHash": "0xb", "block": 6}
 
 
@@ -120,7 +128,7 @@ def test_completion_is_the_sweep_that_carried_the_total():
     (S.GENERATED, [Pay(1, 3, tx_hash="0xold"), Pay(1, 7, tx_hash="0xnew")], {"txHash": "0xnew", "block": 7}),
 ], ids=["payment-removed", "settlement-removed", "latest-payment"])
 def test_the_cause_names_what_moved_the_order(current, paid, cause):
-    assert settlement.assess(terms(current), paid, [], 10, needed=2).cause == cause
+    assert settlement.assess(terms(current), paid, [], view(10)).cause == cause
 
 
 @pytest.mark.parametrize("status, refunded, received, full", [
@@ -137,23 +145,23 @@ def test_refund_room_is_what_was_received_less_what_refunds_reserve():
 
 def test_unswept_is_confirmed_payments_less_sweeps_per_token():
     paid = [Pay(5, 1), Pay(7, 2), Pay(3, 2, symbol=ETH)]
-    assert settlement.unswept(paid, [Sweep(5, 3)]) == {USDC: 7, ETH: 3}
+    assert settlement.unswept(paid, [Sweep(5, 3)]) == {(C, USDC): 7, (C, ETH): 3}
 
 
 def test_ledger_accounts_for_every_base_unit():
     paid = [Pay(10_000_001, 1), Pay(2 * 10**15, 1, symbol=ETH)]
     sweeps = [Sweep(10_000_000, 2, merchant_base_units=9_900_000, platform_base_units=99_999)]
     entries = settlement.ledger(paid, sweeps, [Pay(1_000_000, 3)])
-    usdc, eth = entries[USDC], entries[ETH]
-    assert usdc == TokenLedger(USDC, received=10_000_001, to_merchant=9_900_000, to_platform=99_999, held=1,
+    usdc, eth = entries[(C, USDC)], entries[(C, ETH)]
+    assert usdc == TokenLedger(USDC, C, received=10_000_001, to_merchant=9_900_000, to_platform=99_999, held=1,
                                in_split=1, refunded=1_000_000)
     assert usdc.received == usdc.to_merchant + usdc.to_platform + usdc.held + usdc.in_split
-    assert eth == TokenLedger(ETH, received=2 * 10**15, held=2 * 10**15)
+    assert eth == TokenLedger(ETH, C, received=2 * 10**15, held=2 * 10**15)
     assert settlement.ledger_cents(RATES, eth)["received"] == 500  # 0.002 ETH at $2500
 
 
 def test_ledger_cents_keep_the_sign_of_a_negative_in_split():
-    entry = TokenLedger(USDC, in_split=-20_000)
+    entry = TokenLedger(USDC, C, in_split=-20_000)
     assert settlement.ledger_cents(RATES, entry)["in_split"] == -2
 
 
@@ -181,7 +189,7 @@ def test_exception_precedence_is_partial_then_over_then_late(received, settled, 
 
 def test_a_top_up_after_completion_past_expiry_is_flagged_paid_over():
     paid = [Pay(10_000_000, 3), Pay(2_000_000, 8, late=True, log_index=1)]
-    verdict = settlement.assess(terms(S.COMPLETED), paid, [Sweep(10_000_000, 5)], 20, needed=2)
+    verdict = settlement.assess(terms(S.COMPLETED), paid, [Sweep(10_000_000, 5)], view(20))
     assert (verdict.status, verdict.exception_status) == (S.COMPLETED, X.PAID_OVER)
 
 
@@ -212,7 +220,7 @@ STRAYS = [
 
 @pytest.mark.parametrize("current, paid, status", [case[1:] for case in STRAYS], ids=[case[0] for case in STRAYS])
 def test_pending_means_value_towards_the_total_was_seen(current, paid, status):
-    verdict = settlement.assess(terms(current), paid, [], 10, needed=2)
+    verdict = settlement.assess(terms(current), paid, [], view(10))
     assert (verdict.status, verdict.exception_status) == (status, None)
 
 
@@ -239,7 +247,7 @@ def test_a_late_payment_without_a_peg_is_valued_at_the_market_never_above_the_qu
 def test_a_late_payment_valued_below_the_quote_leaves_the_order_partly_paid():
     wei = 4 * 10**15  # $10.00 at the quote's $2,500; $8.00 at the market's $2,000 when it arrived
     verdict = settlement.assess(terms(S.EXPIRED), [Pay(wei, 5, symbol=ETH, late=True, usd_rate=Decimal(2000))],
-                                [], 10, needed=2)
+                                [], view(10))
     assert (verdict.status, verdict.exception_status) == (S.PENDING, X.PAID_PARTIAL)
     assert settlement.paid_cents(RATES, [Pay(wei, 5, symbol=ETH, usd_rate=Decimal(2000))]) == 800
 
@@ -247,35 +255,35 @@ def test_a_late_payment_valued_below_the_quote_leaves_the_order_partly_paid():
 # ---- refunds in exact units (item 5)
 
 W = 4_216_666_667_000_000  # an ETH quote of $12.65 at $3,000, rounded up to 10^12 wei: credited 1265 cents
-ETH_3000 = {ETH: Rate(18, Decimal(3000))}
+ETH_3000 = {(C, ETH): Rate(18, Decimal(3000))}
 
 
 def received_eth(wei: int = W, stray: int = 0) -> settlement.Received:
     return settlement.received_in(ETH_3000, [Pay(wei, 1, symbol=ETH)] + ([Pay(stray, 1, symbol=ETH, unquoted=True)]
-                                                                         if stray else []), ETH)
+                                                                         if stray else []), (C, ETH))
 
 
 def test_a_refund_of_exactly_the_units_received_takes_exactly_what_they_were_credited():
     assert received_eth() == settlement.Received(W, 1265, 0)
-    assert settlement.refund_cents(received_eth(), 0, W, ETH_3000[ETH]) == 1265
+    assert settlement.refund_cents(received_eth(), 0, W, ETH_3000[(C, ETH)]) == 1265
 
 
 def test_the_pieces_of_a_split_refund_never_add_up_to_more_than_was_credited():
     pieces = [W // 3, W // 3, W - 2 * (W // 3)]
-    cents = [settlement.refund_cents(received_eth(), sum(pieces[:i]), piece, ETH_3000[ETH])
+    cents = [settlement.refund_cents(received_eth(), sum(pieces[:i]), piece, ETH_3000[(C, ETH)])
              for i, piece in enumerate(pieces)]
     assert sum(cents) == 1265
-    assert sum(settlement.refund_cents(received_eth(), n, 1, ETH_3000[ETH]) for n in range(1000)) == 0
+    assert sum(settlement.refund_cents(received_eth(), n, 1, ETH_3000[(C, ETH)]) for n in range(1000)) == 0
 
 
 def test_a_usd_refund_of_everything_received_pays_back_every_unit():
-    assert settlement.refund_units(received_eth(), 0, 1265, ETH_3000[ETH]) == W
-    assert settlement.refund_units(received_eth(), 0, 1000, ETH_3000[ETH]) == 3_333_333_333_333_334
-    assert settlement.refund_units(received_eth(), W // 2, 1265 - 632, ETH_3000[ETH]) == W - W // 2
+    assert settlement.refund_units(received_eth(), 0, 1265, ETH_3000[(C, ETH)]) == W
+    assert settlement.refund_units(received_eth(), 0, 1000, ETH_3000[(C, ETH)]) == 3_333_333_333_333_334
+    assert settlement.refund_units(received_eth(), W // 2, 1265 - 632, ETH_3000[(C, ETH)]) == W - W // 2
 
 
 @pytest.mark.parametrize("reserved, units, rate, cents", [
-    (0, 5, None, 0), (5, 1, None, None), (0, W + 10**15, ETH_3000[ETH], 1265 + 300),
+    (0, 5, None, 0), (5, 1, None, None), (0, W + 10**15, ETH_3000[(C, ETH)], 1265 + 300),
 ], ids=["stray-units-are-refunded-for-nothing", "beyond-a-stray-without-quote", "beyond-at-the-quote-rounded-up"])
 def test_refund_cents_beyond_what_counted(reserved, units, rate, cents):
     received = settlement.Received(0, 0, 5) if rate is None else received_eth()
@@ -285,7 +293,7 @@ def test_refund_cents_beyond_what_counted(reserved, units, rate, cents):
 def test_the_ledger_shows_stray_receipts_per_token():
     usdt = Pay(5_000_000, 1, symbol="USDT")
     entries = settlement.ledger([usdt, Pay(10_000_000, 1)], [], [], settlement.strays(RATES, [usdt]))
-    assert (entries["USDT"].stray, entries[USDC].stray) == (5_000_000, 0)
+    assert (entries[(C, "USDT")].stray, entries[(C, USDC)].stray) == (5_000_000, 0)
 
 
 def test_only_payments_up_to_the_total_paid_the_order_dust_and_top_ups_did_not():
@@ -307,5 +315,46 @@ def test_dust_sent_before_the_shopper_paid_never_makes_a_payer():
 
 @pytest.mark.parametrize("block, after", [(4, False), (5, False), (6, True)], ids=["before", "same-block", "after"])
 def test_a_payment_is_after_settlement_only_once_a_sweep_came_before_it(block, after):
-    assert settlement.after_settlement(block, [Sweep(1, 7), Sweep(1, 5)]) is after
-    assert settlement.after_settlement(block, []) is False
+    assert settlement.after_settlement(Pay(1, block), [Sweep(1, 7), Sweep(1, 5)]) is after
+    assert settlement.after_settlement(Pay(1, block), []) is False
+
+
+# ---- many chains: each token on each chain is its own asset, each chain confirms its own moves
+
+BASE, BSC = 8453, 56
+MULTI = {(C, USDC): Rate(6, Decimal(1)), (BSC, USDC): Rate(18, Decimal(1))}
+
+
+def test_the_same_token_on_two_chains_is_two_assets_with_their_own_decimals():
+    paid = [Pay(4_000_000, 5), Pay(6 * 10**18, 9, chain_id=BSC)]  # $4.00 in 6 decimals + $6.00 in 18 decimals
+    assert settlement.paid_cents(MULTI, paid) == 1000
+    assert settlement.per_token(paid) == {(C, USDC): 4_000_000, (BSC, USDC): 6 * 10**18}
+    assert settlement.paid_cents(MULTI, [Pay(10_000_000, 5, chain_id=BASE)]) == 0  # no quote on that chain
+
+
+def test_each_payment_is_confirmed_by_its_own_chain():
+    paid = [Pay(4_000_000, 5), Pay(6 * 10**18, 900, chain_id=BSC)]
+    chains = {C: settlement.ChainView(10, 2), BSC: settlement.ChainView(900, 2)}
+    assert settlement.assess(OrderTerms(S.GENERATED, TOTAL, MULTI), paid, [], chains).status == S.PENDING
+    chains[BSC] = settlement.ChainView(901, 2)
+    assert settlement.assess(OrderTerms(S.PENDING, TOTAL, MULTI), paid, [], chains).status == S.PAID
+    assert settlement.assess(OrderTerms(S.PENDING, TOTAL, MULTI), paid, [], {C: chains[C]}).status == S.PENDING
+
+
+def test_completion_waits_for_the_finalized_block_where_the_chain_requires_it():
+    paid, swept = [Pay(10_000_000, 5)], [Sweep(10_000_000, 8)]
+    waiting = {C: settlement.ChainView(20, 2, finalized=7, require_finalized=True)}
+    assert settlement.assess(terms(S.PAID), paid, swept, waiting).status == S.PAID
+    final = {C: settlement.ChainView(20, 2, finalized=8, require_finalized=True)}
+    assert settlement.assess(terms(S.PAID), paid, swept, final).status == S.COMPLETED
+
+
+def test_payments_on_two_chains_are_ordered_by_time_not_block_number():
+    early = Pay(6_000_000, 900, chain_id=BSC, block_time=AT)
+    later = Pay(4_000_000, 5, block_time=AT.replace(hour=1))
+    rates = {**MULTI, (BSC, USDC): Rate(6, Decimal(1))}
+    assert settlement.paying(rates, 600, [later, early]) == [early]
+
+
+def test_a_sweep_on_another_chain_does_not_make_a_payment_late_for_settlement():
+    assert settlement.after_settlement(Pay(1, 9), [Sweep(1, 5, chain_id=BSC)]) is False
